@@ -1,0 +1,1 @@
+"""Course tooling: stub release, checks, sandboxed autograding, exports."""

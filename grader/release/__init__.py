@@ -1,0 +1,1 @@
+"""Release: turn the instructor source in ``solutions/`` into what students receive."""

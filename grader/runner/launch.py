@@ -1,0 +1,167 @@
+"""How the child process is started: inside bubblewrap, or (loudly weaker) without it.
+
+Inside the sandbox the child sees, read-only, only the Python runtime, the shared libraries,
+``grader/runner`` (this protocol code, no checks, no references) and the submission's
+``course_lib``; a private ``/tmp`` is its only writable place. It has no network, its own PID,
+IPC and UTS namespaces, no capabilities once it has switched to an unprivileged uid, and
+rlimits on CPU time, address space, processes, file size and open files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import site
+import sys
+import sysconfig
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+RUNNER_DIR = Path(__file__).resolve().parent
+SANDBOX_LIB = "/sandbox/lib"
+SANDBOX_RUNNER = "/sandbox/runner"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits applied to the child before any student code runs."""
+
+    cpu_seconds: int = 120
+    address_space_bytes: int = 6 * 1024**3
+    processes: int = 64
+    file_size_bytes: int = 64 * 1024**2
+    open_files: int = 256
+
+    def as_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    """What isolation to ask for. ``require`` refuses to run without bubblewrap."""
+
+    use_bwrap: bool = True
+    require: bool = False
+    limits: Limits = field(default_factory=Limits)
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is required but missing or unusable."""
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def sandbox_uid() -> int | None:
+    """An unprivileged uid for this grading process's sandboxes (unique per live grader process).
+
+    Only root can switch uid; RLIMIT_NPROC is not enforced for root, so the switch is what makes
+    the process limit real. Returns None when not root.
+    """
+    return 200_000 + os.getpid() if os.geteuid() == 0 else None
+
+
+def _runtime_paths() -> list[str]:
+    """Directories the Python runtime and its packages need (deduplicated, outside /usr)."""
+    candidates = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sysconfig.get_paths()["purelib"],
+        sysconfig.get_paths()["platlib"],
+        *site.getsitepackages(),
+        str(Path(sys.executable).resolve().parent.parent),
+    }
+    kept: list[str] = []
+    for path in sorted(candidates, key=len):
+        real = os.path.realpath(path)
+        if not os.path.isdir(real) or real.startswith("/usr/"):
+            continue
+        if any(real == k or real.startswith(k + "/") for k in kept):
+            continue
+        kept.append(real)
+    return kept
+
+
+def _masked_paths() -> list[str]:
+    """Installed copies of this project that must stay invisible inside the sandbox."""
+    masked = []
+    for packages in {*site.getsitepackages(), sysconfig.get_paths()["purelib"]}:
+        for name in ("grader", "solutions"):
+            candidate = Path(packages) / name
+            if candidate.is_dir() and candidate.resolve() != RUNNER_DIR.parent.resolve():
+                masked.append(str(candidate))
+    return masked
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = Path(path).parts[1:-1]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def bwrap_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
+    """The full command line that starts the child zygote inside bubblewrap."""
+    binary = bwrap_path()
+    if binary is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
+    argv = [
+        binary,
+        "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+        "--die-with-parent", "--new-session",
+        "--ro-bind", "/usr", "/usr",
+        "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
+        "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+        "--proc", "/proc", "--dev", "/dev",
+        "--perms", "1777", "--tmpfs", "/tmp",
+    ]  # fmt: skip
+    created: set[str] = {"/usr", "/tmp"}
+    for path in _runtime_paths():
+        for ancestor in _ancestors(path):
+            if ancestor not in created:
+                argv += ["--perms", "0755", "--dir", ancestor]
+                created.add(ancestor)
+        argv += ["--ro-bind", path, path]
+        created.add(path)
+    for path in _masked_paths():
+        argv += ["--tmpfs", path]
+    argv += [
+        "--perms", "0755", "--dir", "/sandbox",
+        "--ro-bind", str(RUNNER_DIR), SANDBOX_RUNNER,
+        "--ro-bind", str(lib_dir), SANDBOX_LIB,
+        "--chdir", "/tmp",
+        "--clearenv",
+        "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin:/bin",
+        "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
+        "--setenv", "MPLBACKEND", "Agg", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+        "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+        sys.executable, "-I", f"{SANDBOX_RUNNER}/child.py",
+        SANDBOX_LIB, str(control_fd), limits.as_json(), str(sandbox_uid() or ""),
+    ]  # fmt: skip
+    return argv
+
+
+def local_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
+    """The weaker fallback: a plain child process with the same rlimits and a private cwd."""
+    return [
+        sys.executable,
+        "-I",
+        str(RUNNER_DIR / "child.py"),
+        str(lib_dir),
+        str(control_fd),
+        limits.as_json(),
+        "",
+    ]
+
+
+def child_environment() -> dict[str, str]:
+    """Environment for the fallback child: nothing of the grader's own environment leaks in."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/tmp",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }

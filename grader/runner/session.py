@@ -1,0 +1,341 @@
+"""The grader's side of the channel to a child running student code.
+
+A :class:`Sandbox` is one zygote process for one submission; each :class:`Session` is a fresh
+fork of it. Every wait has a deadline; the child's stdout/stderr is drained and bounded; a child
+that dies, hangs or sends malformed data raises :class:`ChildDied` and the caller moves on to a
+fresh session. Values coming back are decoded by :mod:`protocol`, so they can only be plain
+data (exact tensors, numbers, strings, tuples, lists, dicts) or opaque :class:`Handle` objects.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from grader.runner import launch, protocol
+from grader.runner.protocol import Handle
+
+#: Bytes of a session's stdout/stderr kept for feedback; the rest is counted and dropped.
+OUTPUT_KEPT = 32 * 1024
+START_TIMEOUT = 60.0
+DEFAULT_CALL_TIMEOUT = 10.0
+
+Reference = Callable[[str, list[Any], dict[str, Any]], Any]
+
+
+class ChildError(Exception):
+    """Something went wrong on the child's side of a call."""
+
+
+class StudentError(ChildError):
+    """The student's code raised an exception; carries its type, message and traceback."""
+
+    def __init__(self, type_name: str, message: str, traceback: str) -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name, self.message, self.traceback = type_name, message, traceback
+
+
+class ChildDied(ChildError):
+    """The child exited, hung, flooded or broke the protocol; the session is gone."""
+
+
+class Sandbox:
+    """One zygote for one submission's ``course_lib`` (a directory holding ``course_lib/``)."""
+
+    def __init__(self, lib_dir: Path, policy: launch.SandboxPolicy, reference: Reference | None = None):
+        self.lib_dir, self.policy, self.reference = lib_dir, policy, reference
+        self.process: subprocess.Popen[bytes] | None = None
+        self.control: socket.socket | None = None
+        self.scratch: tempfile.TemporaryDirectory[str] | None = None
+        self.sandboxed = False
+
+    def start(self) -> None:
+        parent_end, child_end = socket.socketpair()
+        use_bwrap = self.policy.use_bwrap and launch.bwrap_path() is not None
+        if self.policy.require and not use_bwrap:
+            raise launch.SandboxUnavailable(
+                "bubblewrap (bwrap) is required (--require-sandbox) but not installed"
+            )
+        self.scratch = tempfile.TemporaryDirectory(prefix="grader-child-")
+        if use_bwrap:
+            command = launch.bwrap_command(self.lib_dir, child_end.fileno(), self.policy.limits)
+        else:
+            command = launch.local_command(self.lib_dir, child_end.fileno(), self.policy.limits)
+        self.process = subprocess.Popen(
+            command,
+            pass_fds=(child_end.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=self.scratch.name,
+            env=launch.child_environment(),
+            start_new_session=True,
+        )
+        child_end.close()
+        self.control, self.sandboxed = parent_end, use_bwrap
+        self.control.settimeout(START_TIMEOUT)
+        try:
+            ready = self.control.recv(6)
+        except OSError:
+            ready = b""
+        if ready != b"ready\n":
+            error = self._stderr_tail()
+            self.kill()
+            raise ChildDied(f"the grading process did not start: {error or 'no output'}")
+
+    def _stderr_tail(self) -> str:
+        if self.process is None or self.process.stderr is None:
+            return ""
+        if self.process.poll() is None:
+            return ""
+        return self.process.stderr.read()[-2000:].decode(errors="replace").strip()
+
+    def session(self, setup: dict[str, Any] | None = None, timeout: float = DEFAULT_CALL_TIMEOUT) -> Session:
+        """A fresh child forked from the zygote, with stand-ins from ``setup`` installed."""
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+        assert self.control is not None
+        session_end, child_end = socket.socketpair()
+        output_read, output_write = os.pipe()
+        try:
+            socket.send_fds(self.control, [b"session"], [child_end.fileno(), output_write])
+        except OSError as error:
+            self.kill()
+            raise ChildDied(f"the grading process is gone: {error}") from None
+        finally:
+            child_end.close()
+            os.close(output_write)
+        session = Session(self, session_end, output_read, timeout)
+        if setup:
+            session.request({"op": "setup"}, setup, allowed=_allowed_callbacks(setup))
+        return session
+
+    def kill(self) -> None:
+        """Kill the zygote and every process it started (the whole sandbox)."""
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+
+    def close(self) -> None:
+        self.kill()
+        if self.process is not None and self.process.stderr is not None:
+            self.process.stderr.close()
+        if self.scratch is not None:
+            self.scratch.cleanup()
+            self.scratch = None
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def session_exit_code(self) -> int | None:
+        """Exit code the zygote reports for the session that just ended, if it says in time."""
+        if self.control is None:
+            return None
+        self.control.settimeout(2.0)
+        try:
+            data = self.control.recv(4)
+        except OSError:
+            return None
+        return int.from_bytes(data, "big", signed=True) if len(data) == 4 else None
+
+
+def _allowed_callbacks(setup: dict[str, Any]) -> frozenset[str]:
+    return frozenset(
+        f"{module}.{name}" for module, names in setup.get("proxies", {}).items() for name in names
+    )
+
+
+class Session:
+    """One forked child. Calls block until the child answers, dies, or the deadline passes."""
+
+    def __init__(self, sandbox: Sandbox, sock: socket.socket, output_fd: int, timeout: float):
+        self.sandbox, self.sock, self.output_fd, self.timeout = sandbox, sock, output_fd, timeout
+        self.sock.setblocking(False)
+        os.set_blocking(output_fd, False)
+        self.buffer = bytearray()
+        self.output = bytearray()
+        self.output_bytes = 0
+        self.allowed: frozenset[str] = frozenset()
+        self.dead: str | None = None
+
+    # -- public API -------------------------------------------------------------------------
+    def call(self, target: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Call ``module.attr.path`` of the student's course_lib, e.g. ``layers.Linear.forward``."""
+        module, _, attr = target.partition(".")
+        request = {"op": "call", "module": module, "attr": attr, "what": target}
+        return self.request(request, (list(args), kwargs), timeout=timeout)
+
+    def call_method(
+        self, obj: Handle, method: str, *args: Any, timeout: float | None = None, **kwargs: Any
+    ) -> Any:
+        """Call ``obj.method(*args, **kwargs)`` on a child-side object."""
+        request = {"op": "call", "handle": obj.id, "attr": method, "what": f"{obj.type}.{method}"}
+        return self.request(request, (list(args), kwargs), timeout=timeout)
+
+    def get(self, obj: Handle, attr: str) -> Any:
+        return self.request({"op": "get", "handle": obj.id, "attr": attr, "what": f"{obj.type}.{attr}"})
+
+    def set(self, obj: Handle, attr: str, value: Any) -> None:
+        self.request({"op": "set", "handle": obj.id, "attr": attr, "what": f"{obj.type}.{attr}"}, value)
+
+    def output_text(self) -> str:
+        text = self.output.decode(errors="replace")
+        if self.output_bytes > len(self.output):
+            text += f"\n[... {self.output_bytes - len(self.output)} more bytes of output dropped]"
+        return text
+
+    def close(self) -> int | None:
+        """End the session; returns the child's exit code when the zygote reports it."""
+        if self.dead is None:
+            self.sock.close()
+            self._drain_output(final=True)
+            os.close(self.output_fd)
+            self.dead = "closed"
+            return self.sandbox.session_exit_code()
+        return None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- machinery --------------------------------------------------------------------------
+    def request(
+        self,
+        message: dict[str, Any],
+        value: Any = None,
+        timeout: float | None = None,
+        allowed: frozenset[str] | None = None,
+    ) -> Any:
+        if self.dead is not None:
+            raise ChildDied(f"the session is already over ({self.dead})")
+        what = message.get("what", message["op"])
+        deadline = time.monotonic() + (timeout or self.timeout)
+        self._send(protocol.frame_bytes(message, value), deadline, what)
+        if allowed is not None:
+            self.allowed = allowed
+        while True:
+            reply, result = self._receive(deadline, what)
+            kind = reply.get("kind")
+            if kind == "result":
+                return result
+            if kind == "error":
+                raise StudentError(
+                    str(reply.get("type", "Error"))[:100],
+                    str(reply.get("message", "")),
+                    str(reply.get("traceback", "")),
+                )
+            if kind == "callback":
+                self._answer_callback(str(reply.get("target")), result, deadline, what)
+                continue
+            self._die(f"sent a message of unknown kind during {what}")
+
+    def _answer_callback(self, target: str, value: Any, deadline: float, what: str) -> None:
+        reference = self.sandbox.reference
+        if target not in self.allowed or reference is None or not _is_call(value):
+            frame = protocol.frame_bytes({"kind": "error", "message": f"{target} is not available"})
+        else:
+            args, kwargs = value
+            try:
+                frame = protocol.frame_bytes({"kind": "result"}, reference(target, args, kwargs))
+            except Exception as error:  # the reference rejects the student's arguments
+                frame = protocol.frame_bytes({"kind": "error", "message": f"{type(error).__name__}: {error}"})
+        self._send(frame, deadline, what)
+
+    def _die(self, reason: str) -> None:
+        self.dead = reason
+        self.sock.close()
+        self._drain_output(final=True)
+        os.close(self.output_fd)
+        self.sandbox.kill()
+        raise ChildDied(reason)
+
+    def _send(self, data: bytes, deadline: float, what: str) -> None:
+        view = memoryview(data)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._die(f"timed out after {self.timeout:g} s during {what}")
+            _, writable, _ = select.select([self.output_fd], [self.sock], [], remaining)
+            self._drain_output()
+            if writable:
+                try:
+                    view = view[self.sock.send(view) :]
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    self._exited(what)
+
+    def _receive(self, deadline: float, what: str) -> tuple[dict[str, Any], Any]:
+        while True:
+            try:
+                frame = protocol.split_frame(self.buffer)
+            except protocol.ProtocolError as error:
+                self._die(f"sent malformed data during {what}: {error}")
+            if frame is not None:
+                try:
+                    return protocol.parse_frame(*frame)
+                except protocol.ProtocolError as error:
+                    self._die(f"sent malformed data during {what}: {error}")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._die(f"timed out after {self.timeout:g} s during {what}")
+            readable, _, _ = select.select([self.sock, self.output_fd], [], [], remaining)
+            if self.output_fd in readable:
+                self._drain_output()
+            if self.sock in readable:
+                try:
+                    chunk = self.sock.recv(1 << 20)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    self._exited(what)
+                self.buffer += chunk
+
+    def _exited(self, what: str) -> None:
+        self.dead = "exited"
+        self.sock.close()
+        self._drain_output(final=True)
+        os.close(self.output_fd)
+        code = self.sandbox.session_exit_code()
+        detail = f" with exit code {code}" if code is not None else ""
+        raise ChildDied(f"the process exited{detail} during {what}")
+
+    def _drain_output(self, final: bool = False) -> None:
+        budget = 64 << 20 if final else 1 << 22
+        while budget > 0:
+            try:
+                chunk = os.read(self.output_fd, 1 << 16)
+            except (BlockingIOError, OSError):
+                return
+            if not chunk:
+                return
+            budget -= len(chunk)
+            self.output_bytes += len(chunk)
+            room = OUTPUT_KEPT - len(self.output)
+            if room > 0:
+                self.output += chunk[:room]
+
+
+def _is_call(value: Any) -> bool:
+    return type(value) is tuple and len(value) == 2 and type(value[0]) is list and type(value[1]) is dict
