@@ -12,6 +12,18 @@ def _release(args: argparse.Namespace) -> int:
     return run(check=args.check)
 
 
+def _check(args: argparse.Namespace) -> int:
+    from grader.checks.run import main
+
+    return main(args)
+
+
+def _references(args: argparse.Namespace) -> int:
+    from grader.checks.references import main
+
+    return main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -19,6 +31,26 @@ def build_parser() -> argparse.ArgumentParser:
     release = commands.add_parser("release", help="regenerate student stubs and notebooks from solutions/")
     release.add_argument("--check", action="store_true", help="exit 1 with a diff if the release is stale")
     release.set_defaults(run=_release)
+
+    check = commands.add_parser("check", help="run the checks on a submission and print a table per task")
+    check.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all assignments")
+    check.add_argument(
+        "--submission",
+        default=".",
+        help="folder with course_lib/ or the task files (default: this working tree; 'solutions' = reference)",
+    )
+    check.add_argument("--hidden", action="store_true", help="also run hidden checks (instructors)")
+    check.add_argument("-k", metavar="PATTERN", help="only checks whose name or task contains PATTERN")
+    check.add_argument("--json", metavar="FILE", help="write the per-check results and score as JSON")
+    check.add_argument("--seed", type=int, default=0, help="seed of randomized checks (default 0)")
+    check.add_argument("-v", "--verbose", action="store_true", help="list every failing check")
+    check.set_defaults(run=_check)
+
+    references = commands.add_parser("references", help="regenerate stored reference outputs from solutions/")
+    references.add_argument(
+        "--check", action="store_true", help="verify instead: exit 1 if they do not reproduce"
+    )
+    references.set_defaults(run=_references)
     return parser
 
 

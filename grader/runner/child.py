@@ -70,6 +70,11 @@ class Session:
         if op == "setup":
             install_stand_ins(self, value)
             return None
+        if op == "seed":
+            import torch
+
+            torch.manual_seed(int(value))
+            return None
         if op == "call":
             args, kwargs = self.resolve(value)
             return self.target(request)(*args, **kwargs)

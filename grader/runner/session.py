@@ -9,6 +9,7 @@ data (exact tensors, numbers, strings, tuples, lists, dicts) or opaque :class:`H
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -121,10 +122,8 @@ class Sandbox:
     def kill(self) -> None:
         """Kill the zygote and every process it started (the whole sandbox)."""
         if self.process is not None and self.process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.wait()
         if self.control is not None:
             self.control.close()

@@ -1,0 +1,1 @@
+"""Check definitions (``public/`` and ``hidden/``), their registry, comparisons and runner."""

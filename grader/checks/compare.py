@@ -1,0 +1,146 @@
+"""Strict, reference-based comparisons with messages a student can act on.
+
+Every comparison happens in the grader's process on values decoded from the child, in float64:
+``|actual - expected| <= atol + rtol * |expected|`` elementwise, after checking the type is
+exactly ``torch.Tensor`` (or a real number), the shape, the dtype kind and finiteness.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from grader.runner.protocol import Handle
+
+
+class CheckFailure(AssertionError):
+    """A check found the student's output wrong; the message is shown to the student."""
+
+
+def dtype_kind(dtype: torch.dtype) -> str:
+    if dtype == torch.bool:
+        return "bool"
+    if dtype.is_floating_point:
+        return "float"
+    if dtype.is_complex:
+        return "complex"
+    return "integer"
+
+
+def describe(value: Any) -> str:
+    """Short description of a value's type for messages (never its contents)."""
+    if isinstance(value, Handle):
+        return f"an object of type {value.type}"
+    if type(value) is torch.Tensor:
+        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+    return f"a {type(value).__name__}"
+
+
+def _fail(name: str, what: str, hint: str | None) -> None:
+    raise CheckFailure(f"{name}: {what}" + (f" Hint: {hint}" if hint else ""))
+
+
+def _format_index(index: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(i) for i in index) + "]"
+
+
+def tensor(
+    actual: Any,
+    expected: torch.Tensor,
+    name: str,
+    *,
+    atol: float,
+    rtol: float,
+    dtype: torch.dtype | None = None,
+    hint: str | None = None,
+    shape_hint: str | None = None,
+) -> None:
+    """Fail unless ``actual`` is a plain tensor matching ``expected`` within tolerance.
+
+    ``dtype``, when given, must match exactly (e.g. the contract "returns x's dtype");
+    otherwise only the dtype kind (float / integer / bool) must match ``expected``'s.
+    """
+    if type(actual) is not torch.Tensor:
+        _fail(
+            name, f"expected a torch.Tensor of shape {tuple(expected.shape)}, got {describe(actual)}.", hint
+        )
+    if actual.shape != expected.shape:
+        _fail(name, f"shape {tuple(actual.shape)}, expected {tuple(expected.shape)}.", shape_hint or hint)
+    if dtype is not None and actual.dtype != dtype:
+        _fail(name, f"dtype {actual.dtype}, expected {dtype}.", "keep the input's dtype; do not convert.")
+    if dtype_kind(actual.dtype) != dtype_kind(expected.dtype):
+        _fail(name, f"dtype {actual.dtype} is not a {dtype_kind(expected.dtype)} type.", hint)
+    got = actual.to(torch.float64)
+    want = expected.to(torch.float64)
+    if got.numel() == 0:
+        return
+    finite = torch.isfinite(got)
+    if not bool(finite.all()):
+        index = tuple(int(i) for i in torch.nonzero(~finite)[0])
+        _fail(
+            name,
+            f"{int((~finite).sum())} non-finite value(s); first at {_format_index(index)}: {got[index].item()} "
+            f"(expected {want[index].item():.6g}).",
+            hint or "look for overflow (exp of large numbers) or division by zero.",
+        )
+    error = (got - want).abs()
+    allowed = atol + rtol * want.abs()
+    excess = error - allowed
+    worst_flat = int(torch.argmax(excess))
+    if float(excess.reshape(-1)[worst_flat]) <= 0:
+        return
+    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst_flat), got.shape))
+    bad = int((excess > 0).sum())
+    exp_value, act_value = float(want[index]), float(got[index])
+    relative = abs(act_value - exp_value) / max(abs(exp_value), 1e-300)
+    where = _format_index(index) if got.dim() else "(scalar)"
+    _fail(
+        name,
+        f"{bad} of {got.numel()} value(s) out of tolerance; worst at {where}: expected {exp_value:.6g}, "
+        f"got {act_value:.6g} (relative error {relative:.2e}; allowed |diff| <= {atol:g} + {rtol:g}*|expected|).",
+        hint,
+    )
+
+
+def scalar(
+    actual: Any, expected: float, name: str, *, atol: float, rtol: float, hint: str | None = None
+) -> None:
+    """Fail unless ``actual`` is a real number (or 0-dim float tensor) close to ``expected``."""
+    if (type(actual) is torch.Tensor and actual.dim() == 0 and actual.dtype.is_floating_point) or type(
+        actual
+    ) in (float, int):
+        value = float(actual)
+    else:
+        _fail(name, f"expected a number (or a 0-dim float tensor), got {describe(actual)}.", hint)
+    if not math.isfinite(value):
+        _fail(name, f"got {value} (expected {expected:.6g}).", hint or "look for overflow or log(0).")
+    if abs(value - expected) > atol + rtol * abs(expected):
+        relative = abs(value - expected) / max(abs(expected), 1e-300)
+        _fail(name, f"expected {expected:.8g}, got {value:.8g} (relative error {relative:.2e}).", hint)
+
+
+def structure(actual: Any, kind: type, length: int | None, name: str, hint: str | None = None) -> None:
+    """Fail unless ``actual`` is exactly of ``kind`` (tuple, list or dict) with ``length`` items."""
+    if type(actual) is not kind:
+        _fail(name, f"expected a {kind.__name__}, got {describe(actual)}.", hint)
+    if length is not None and len(actual) != length:
+        _fail(name, f"expected a {kind.__name__} of {length} items, got {len(actual)}.", hint)
+
+
+def keys(actual: dict[str, Any], expected: set[str], name: str, hint: str | None = None) -> None:
+    """Fail unless the dict has exactly the ``expected`` keys."""
+    missing, extra = expected - set(actual), set(actual) - expected
+    if missing or extra:
+        parts = [
+            f"missing {sorted(missing)}" if missing else "",
+            f"unexpected {sorted(extra)}" if extra else "",
+        ]
+        _fail(name, "keys differ: " + ", ".join(p for p in parts if p) + ".", hint)
+
+
+def that(condition: bool, name: str, what: str, hint: str | None = None) -> None:
+    """Fail with ``what`` unless ``condition`` holds (for property checks)."""
+    if not condition:
+        _fail(name, what, hint)

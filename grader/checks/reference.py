@@ -1,0 +1,188 @@
+"""The instructor's reference implementation (parent side only) and stored reference outputs.
+
+``ReferenceLib`` imports ``solutions/course_lib`` (with the given modules) under a private
+package name inside the grader's process; it never enters a sandbox. ``ReferenceStore`` keeps
+each check's expected values in ``grader/reference/<visibility>/<assignment>.npz`` (plain
+arrays plus a JSON structure entry: loadable with ``allow_pickle=False``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import importlib.util
+import inspect
+import json
+import sys
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from grader import paths
+
+PACKAGE = "_grader_reference_course_lib"
+_STRUCTURE = "__structure__"
+
+
+class ReferenceLib:
+    """``solutions/course_lib`` importable as modules: ``ref.layers``, ``ref.fc_net``, ..."""
+
+    def __init__(self, solution_dir: Path = paths.SOLUTION_LIB, given_dir: Path = paths.COURSE_LIB) -> None:
+        if PACKAGE not in sys.modules:
+            spec = importlib.machinery.ModuleSpec(PACKAGE, None, is_package=True)
+            package = importlib.util.module_from_spec(spec)
+            package.__path__ = [str(solution_dir), str(given_dir)]
+            sys.modules[PACKAGE] = package
+        self.package = sys.modules[PACKAGE]
+
+    def __getattr__(self, module: str) -> types.ModuleType:
+        if module.startswith("_"):
+            raise AttributeError(module)
+        return importlib.import_module(f"{PACKAGE}.{module}")
+
+    def resolve(self, target: str) -> Any:
+        module, _, attr = target.partition(".")
+        value: Any = getattr(self, module)
+        for part in attr.split("."):
+            value = getattr(value, part)
+        return value
+
+    def call(self, target: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """Run ``target`` (e.g. ``layers.Linear.forward``) of the reference implementation."""
+        return self.resolve(target)(*args, **kwargs)
+
+    def callables(self, module: str) -> list[str]:
+        """Public functions and static methods of a module, as proxy names (``Linear.forward``)."""
+        names = []
+        loaded = getattr(self, module)
+        for name, value in vars(loaded).items():
+            if name.startswith("_") or getattr(value, "__module__", None) != loaded.__name__:
+                continue
+            if inspect.isfunction(value):
+                names.append(name)
+            elif inspect.isclass(value):
+                names += [
+                    f"{name}.{method}"
+                    for method, member in vars(value).items()
+                    if isinstance(member, staticmethod) and not method.startswith("_")
+                ]
+        return names
+
+
+def load_reference() -> ReferenceLib | None:
+    """The reference implementation, or None where ``solutions/`` is absent (a student bundle)."""
+    present = all((paths.SOLUTION_LIB / f"{m}.py").exists() for m in paths.TASK_MODULES)
+    return ReferenceLib() if present else None
+
+
+def _flatten(prefix: str, value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, torch.Tensor):
+        arrays[prefix] = value.detach().cpu().numpy()
+        return {"tensor": str(value.dtype).removeprefix("torch.")}
+    if isinstance(value, bool | int | float) or value is None:
+        return {"number": value}
+    if isinstance(value, tuple | list):
+        items = [_flatten(f"{prefix}/{i}", item, arrays) for i, item in enumerate(value)]
+        return {type(value).__name__: items}
+    if isinstance(value, dict):
+        return {"dict": {key: _flatten(f"{prefix}/{key}", item, arrays) for key, item in value.items()}}
+    raise TypeError(f"cannot store a reference value of type {type(value).__name__}")
+
+
+def _unflatten(prefix: str, spec: dict[str, Any], arrays: Any) -> Any:
+    ((kind, content),) = spec.items()
+    if kind == "tensor":
+        return torch.from_numpy(np.array(arrays[prefix])).to(getattr(torch, content))
+    if kind == "number":
+        return content
+    if kind in ("tuple", "list"):
+        items = [_unflatten(f"{prefix}/{i}", item, arrays) for i, item in enumerate(content)]
+        return tuple(items) if kind == "tuple" else items
+    return {key: _unflatten(f"{prefix}/{key}", item, arrays) for key, item in content.items()}
+
+
+def values_equal(a: Any, b: Any, rtol: float = 1e-10, atol: float = 1e-12) -> bool:
+    """Exact structure and (nearly) exact values: stored references must reproduce."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (
+            isinstance(a, torch.Tensor)
+            and isinstance(b, torch.Tensor)
+            and a.shape == b.shape
+            and a.dtype == b.dtype
+            and torch.allclose(a.double(), b.double(), rtol=rtol, atol=atol, equal_nan=True)
+        )
+    if isinstance(a, tuple | list | dict) or isinstance(b, tuple | list | dict):
+        if type(a) is not type(b) or len(a) != len(b):
+            return False
+        if isinstance(a, dict):
+            return a.keys() == b.keys() and all(values_equal(a[k], b[k], rtol, atol) for k in a)
+        return all(values_equal(x, y, rtol, atol) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= atol + rtol * abs(b)
+    return a == b
+
+
+class ReferenceStore:
+    """Expected values per check, in one of three modes.
+
+    ``grade``: read the stored value (computing it only if missing and the reference exists).
+    ``record``: compute every value from the reference and remember it for :meth:`save`.
+    ``verify``: compute and compare with the stored value; differences land in ``mismatches``.
+    """
+
+    def __init__(
+        self, mode: str = "grade", reference: ReferenceLib | None = None, root: Path = paths.REFERENCE
+    ):
+        if mode not in ("grade", "record", "verify"):
+            raise ValueError(mode)
+        if mode != "grade" and reference is None:
+            raise ValueError(f"mode {mode!r} needs the reference implementation (solutions/)")
+        self.mode, self.reference, self.root = mode, reference, root
+        self.loaded: dict[str, tuple[dict[str, Any], Any]] = {}
+        self.recorded: dict[str, dict[str, Any]] = {}
+        self.mismatches: list[str] = []
+
+    def _stored(self, file: str) -> tuple[dict[str, Any], Any]:
+        if file not in self.loaded:
+            path = self.root / file
+            if path.exists():
+                arrays = np.load(path, allow_pickle=False)
+                self.loaded[file] = (json.loads(str(arrays[_STRUCTURE])), arrays)
+            else:
+                self.loaded[file] = ({}, {})
+        return self.loaded[file]
+
+    def value(self, file: str, key: str, compute: Callable[[ReferenceLib], Any]) -> Any:
+        structure, arrays = self._stored(file)
+        if self.mode == "grade":
+            if key in structure:
+                return _unflatten(key, structure[key], arrays)
+            if self.reference is None:
+                raise LookupError(f"no stored reference for {key}; run: python -m grader references")
+            return compute(self.reference)
+        assert self.reference is not None
+        fresh = compute(self.reference)
+        if self.mode == "record":
+            self.recorded.setdefault(file, {})[key] = fresh
+        elif key not in structure:
+            self.mismatches.append(f"{file}: {key} is not stored")
+        elif not values_equal(fresh, _unflatten(key, structure[key], arrays)):
+            self.mismatches.append(f"{file}: {key} does not reproduce")
+        return fresh
+
+    def save(self) -> list[Path]:
+        """Write every recorded file (record mode); returns the paths written."""
+        written = []
+        for file, values in sorted(self.recorded.items()):
+            arrays: dict[str, np.ndarray] = {}
+            structure = {key: _flatten(key, value, arrays) for key, value in sorted(values.items())}
+            arrays[_STRUCTURE] = np.array(json.dumps(structure, sort_keys=True))
+            path = self.root / file
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(path, **arrays)
+            written.append(path)
+        return written

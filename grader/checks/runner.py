@@ -1,0 +1,162 @@
+"""Run checks against one submission: one fresh child session per task, results per check.
+
+A check passes when its function returns. It fails on :class:`CheckFailure` (wrong output),
+on an exception raised by the student's code, or when the child dies; in the last case the
+next check starts in a fresh session. Nothing the child does can stop the loop.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from grader import paths
+from grader.checks.compare import CheckFailure
+from grader.checks.context import DEFAULT_SEED, Context
+from grader.checks.reference import ReferenceLib, ReferenceStore
+from grader.checks.registry import Check
+from grader.runner.launch import SandboxPolicy
+from grader.runner.session import ChildDied, Sandbox, Session, StudentError
+
+_STUDENT_FRAME = re.compile(r'File "[^"]*/(course_lib/\w+\.py)", line (\d+)')
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str
+    assignment: str
+    task: str
+    visibility: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _locate(traceback: str) -> str:
+    frames = _STUDENT_FRAME.findall(traceback)
+    return f" (at {frames[-1][0]}:{frames[-1][1]})" if frames else ""
+
+
+def explain(error: StudentError) -> str:
+    """One line for a student's exception; stubs read 'not implemented yet'."""
+    if error.type_name == "NotImplementedError":
+        return error.message or "not implemented yet"
+    return f"your code raised {error}{_locate(error.traceback)}"
+
+
+def find_task_files(submission: Path) -> Path:
+    """The folder holding a submission's task modules: ``DIR/course_lib`` if present, else DIR."""
+    nested = submission / "course_lib"
+    return nested if nested.is_dir() else submission
+
+
+def assemble_lib(task_dir: Path, dest: Path) -> list[str]:
+    """Build ``dest/course_lib`` from the pristine given modules plus the task files in ``task_dir``.
+
+    A task file missing from the submission is replaced by the released stub; the missing names
+    are returned so reports can say so.
+    """
+    package = dest / "course_lib"
+    package.mkdir(parents=True)
+    for module in paths.GIVEN_MODULES:
+        shutil.copyfile(paths.COURSE_LIB / f"{module}.py", package / f"{module}.py")
+    missing = []
+    for module in paths.TASK_MODULES:
+        source = task_dir / f"{module}.py"
+        if not source.is_file():
+            missing.append(f"{module}.py")
+            source = paths.COURSE_LIB / f"{module}.py"
+        shutil.copyfile(source, package / f"{module}.py")
+    for path in [dest, package, *package.iterdir()]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return missing
+
+
+@contextmanager
+def submission_lib(submission: Path) -> Iterator[tuple[Path, list[str]]]:
+    """A temporary directory containing the submission's assembled ``course_lib``."""
+    with tempfile.TemporaryDirectory(prefix="grader-lib-") as tmp:
+        missing = assemble_lib(find_task_files(submission), Path(tmp))
+        yield Path(tmp), missing
+
+
+def _setup_for(check: Check, reference: ReferenceLib | None) -> dict[str, Any]:
+    proxies = {module: reference.callables(module) for module in check.task.uses} if reference else {}
+    return {"proxies": proxies, "recorders": list(check.task.recorders)}
+
+
+def _run_one(
+    check: Check, session: Session, store: ReferenceStore, reference: ReferenceLib | None, seed: int
+) -> str:
+    """Run one check; returns '' on success or the failure message."""
+    context = Context(check, session, store, reference, seed)
+    try:
+        session.request({"op": "seed"}, seed)
+        check.run(context)
+    except CheckFailure as failure:
+        return str(failure)
+    except StudentError as error:
+        return explain(error)
+    return ""
+
+
+class CheckRunner:
+    """Runs checks against one assembled course_lib; one sandbox serves every run."""
+
+    def __init__(
+        self, lib_dir: Path, policy: SandboxPolicy, reference: ReferenceLib | None, store: ReferenceStore
+    ) -> None:
+        self.sandbox = Sandbox(lib_dir, policy, reference.call if reference else None)
+        self.reference, self.store = reference, store
+
+    def __enter__(self) -> CheckRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sandbox.close()
+
+    def run(self, checks: Sequence[Check], seed: int = DEFAULT_SEED) -> list[CheckResult]:
+        """Run ``checks`` (ordered by task): one fresh session per task, a new one after a death."""
+        results = []
+        for _, group in groupby(checks, key=lambda c: (c.assignment, c.task.name)):
+            session: Session | None = None
+            for check in group:
+                try:
+                    if session is None:
+                        session = self.sandbox.session(
+                            _setup_for(check, self.reference), timeout=check.timeout
+                        )
+                    session.timeout = check.timeout
+                    message = _run_one(check, session, self.store, self.reference, seed)
+                except ChildDied as died:
+                    message, session = f"{died}", None
+                except StudentError as error:
+                    message, session = explain(error), None
+                passed = not message
+                points = check.points if passed else 0.0
+                results.append(
+                    CheckResult(
+                        check.name,
+                        check.assignment,
+                        check.task.name,
+                        check.visibility,
+                        points,
+                        check.points,
+                        passed,
+                        message,
+                    )
+                )
+            if session is not None:
+                session.close()
+        return results

@@ -1,0 +1,40 @@
+"""The tasks students implement: which module holds each, and what grading it substitutes.
+
+``uses``: modules of ``course_lib`` that the task calls; while the task is graded they are
+replaced by the reference implementation (through callbacks to the grader), so a bug in an
+earlier task costs its own points only. ``recorders``: classes replaced by stand-ins that only
+record their constructor arguments (for tasks that configure a model rather than run it).
+A test checks that this table names exactly the tasks marked in ``solutions/course_lib``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    module: str
+    uses: tuple[str, ...] = ()
+    recorders: tuple[str, ...] = ()
+
+
+_LAYER_TASKS = [
+    "Linear.forward", "Linear.backward", "ReLU.forward", "ReLU.backward",
+    "Linear_ReLU.forward", "Linear_ReLU.backward", "softmax_loss", "svm_loss",
+    "Dropout.forward", "Dropout.backward",
+]  # fmt: skip
+_OPTIMIZER_TASKS = ["sgd_momentum", "nesterov_momentum", "adagrad", "rmsprop", "adam", "adamw"]
+
+TASKS: dict[str, Task] = {
+    **{name: Task(name, "layers") for name in _LAYER_TASKS},
+    "TwoLayerNet.__init__": Task("TwoLayerNet.__init__", "fc_net", uses=("layers",)),
+    "TwoLayerNet.loss": Task("TwoLayerNet.loss", "fc_net", uses=("layers",)),
+    "FullyConnectedNet.__init__": Task("FullyConnectedNet.__init__", "fc_net", uses=("layers",)),
+    "FullyConnectedNet.loss": Task("FullyConnectedNet.loss", "fc_net", uses=("layers",)),
+    "get_three_layer_network_params": Task("get_three_layer_network_params", "fc_net"),
+    "get_five_layer_network_params": Task("get_five_layer_network_params", "fc_net"),
+    "create_solver_instance": Task("create_solver_instance", "fc_net", recorders=("fc_net.TwoLayerNet",)),
+    **{name: Task(name, "optim") for name in _OPTIMIZER_TASKS},
+}
