@@ -24,6 +24,18 @@ def _references(args: argparse.Namespace) -> int:
     return main(args)
 
 
+def _submit(args: argparse.Namespace) -> int:
+    from grader.autograde.submit import main
+
+    return main(args)
+
+
+def _autograde(args: argparse.Namespace) -> int:
+    from grader.autograde.cli import main
+
+    return main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +63,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="verify instead: exit 1 if they do not reproduce"
     )
     references.set_defaults(run=_references)
+
+    submit = commands.add_parser("submit", help="validate your work and write the zip to upload")
+    submit.add_argument("assignment", metavar="ASSIGNMENT")
+    submit.add_argument("--out", help="zip to write (default: ASSIGNMENT-submission.zip)")
+    submit.set_defaults(run=_submit)
+
+    autograde = commands.add_parser("autograde", help="grade uploads (zips or folders named by student id)")
+    autograde.add_argument("assignment", metavar="ASSIGNMENT")
+    autograde.add_argument(
+        "submissions", nargs="+", metavar="SUBMISSION", help="zips/folders, or folders of them"
+    )
+    autograde.add_argument(
+        "--out", required=True, help="grading folder (an nbgrader course: gradebook, exports)"
+    )
+    autograde.add_argument(
+        "--workers", type=int, default=2, help="submissions graded in parallel (default 2)"
+    )
+    autograde.add_argument("--require-sandbox", action="store_true", help="refuse to run without bubblewrap")
+    autograde.add_argument("--no-execute", action="store_true", help="do not re-run notebooks (keep outputs)")
+    autograde.add_argument("--force", action="store_true", help="regrade uploads already graded")
+    autograde.set_defaults(run=_autograde)
     return parser
 
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import os
-import resource
 import socket
 import sys
 import traceback
@@ -27,6 +25,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 import protocol  # noqa: E402  (standalone import: this file runs as a script)
+from confine import confine  # noqa: E402
 
 PACKAGE = "course_lib"
 GIVEN_PRELOAD = ("solver", "gradcheck")
@@ -196,25 +195,8 @@ def run_session(control: socket.socket) -> bool:
     return True
 
 
-def confine(limits: dict[str, int], uid: str) -> None:
-    """Switch to the unprivileged ``uid`` (when given) and apply hard rlimits, irrevocably."""
-    if uid:
-        os.setgroups([])
-        os.setgid(int(uid))
-        os.setuid(int(uid))
-    for name, value in (
-        ("RLIMIT_CPU", limits["cpu_seconds"]),
-        ("RLIMIT_AS", limits["address_space_bytes"]),
-        ("RLIMIT_NPROC", limits["processes"]),
-        ("RLIMIT_FSIZE", limits["file_size_bytes"]),
-        ("RLIMIT_NOFILE", limits["open_files"]),
-        ("RLIMIT_CORE", 0),
-    ):
-        resource.setrlimit(getattr(resource, name), (value, value))
-
-
 def main() -> None:
-    lib_dir, control_fd, limits, uid = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
+    lib_dir, control_fd, limits, uid = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     confine(limits, uid)
     sys.path.insert(0, lib_dir)
     sys.dont_write_bytecode = True

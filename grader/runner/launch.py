@@ -101,8 +101,17 @@ def _ancestors(path: str) -> list[str]:
     return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def bwrap_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
-    """The full command line that starts the child zygote inside bubblewrap."""
+@dataclass(frozen=True)
+class Mount:
+    """A host path made visible at ``target`` inside the sandbox (read-only unless ``writable``)."""
+
+    source: Path
+    target: str
+    writable: bool = False
+
+
+def bwrap_prefix(mounts: list[Mount], workdir: str = "/tmp") -> list[str]:
+    """bubblewrap options for the isolation described in the module docstring, up to the command."""
     binary = bwrap_path()
     if binary is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed")
@@ -117,29 +126,37 @@ def bwrap_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
         "--perms", "1777", "--tmpfs", "/tmp",
     ]  # fmt: skip
     created: set[str] = {"/usr", "/tmp"}
-    for path in _runtime_paths():
-        for ancestor in _ancestors(path):
+    all_mounts = [Mount(Path(p), p) for p in _runtime_paths()] + [Mount(RUNNER_DIR, SANDBOX_RUNNER), *mounts]
+    for mount in all_mounts:
+        for ancestor in _ancestors(mount.target):
             if ancestor not in created:
                 argv += ["--perms", "0755", "--dir", ancestor]
                 created.add(ancestor)
-        argv += ["--ro-bind", path, path]
-        created.add(path)
+        argv += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
+        created.add(mount.target)
     for path in _masked_paths():
         argv += ["--tmpfs", path]
-    argv += [
-        "--perms", "0755", "--dir", "/sandbox",
-        "--ro-bind", str(RUNNER_DIR), SANDBOX_RUNNER,
-        "--ro-bind", str(lib_dir), SANDBOX_LIB,
-        "--chdir", "/tmp",
-        "--clearenv",
-        "--setenv", "HOME", "/tmp", "--setenv", "PATH", "/usr/bin:/bin",
-        "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
-        "--setenv", "MPLBACKEND", "Agg", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-        "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-        sys.executable, "-I", f"{SANDBOX_RUNNER}/child.py",
-        SANDBOX_LIB, str(control_fd), limits.as_json(), str(sandbox_uid() or ""),
-    ]  # fmt: skip
+    argv += ["--chdir", workdir, "--clearenv"]
+    for name, value in child_environment().items():
+        argv += ["--setenv", name, value]
+    argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     return argv
+
+
+def bwrap_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
+    """The full command line that starts the child zygote inside bubblewrap."""
+    argv = bwrap_prefix([Mount(lib_dir, SANDBOX_LIB)])
+    script = f"{SANDBOX_RUNNER}/child.py"
+    return [
+        *argv,
+        sys.executable,
+        "-I",
+        script,
+        SANDBOX_LIB,
+        str(control_fd),
+        limits.as_json(),
+        str(sandbox_uid() or ""),
+    ]
 
 
 def local_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
@@ -156,12 +173,15 @@ def local_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
 
 
 def child_environment() -> dict[str, str]:
-    """Environment for the fallback child: nothing of the grader's own environment leaks in."""
+    """The child's whole environment: nothing of the grader's own environment leaks in."""
     return {
         "PATH": "/usr/bin:/bin",
         "HOME": "/tmp",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
+        "IPYTHONDIR": "/tmp/ipython",
         "PYTHONDONTWRITEBYTECODE": "1",
     }

@@ -1,0 +1,1 @@
+"""Batch autograding: intake of uploads, sandboxed grading, one nbgrader gradebook, exports."""

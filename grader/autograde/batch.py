@@ -1,0 +1,237 @@
+"""``python -m grader autograde``: grade many uploads, each isolated, into one gradebook.
+
+Workers (any ``concurrent.futures.Executor``; a local process pool by default) each take one
+upload: unpack it, run every check of the assignment against it in the sandbox, and execute its
+notebooks in the sandbox. A worker returns plain data only. The main process alone writes the
+gradebook and the reports, one student at a time, so an interrupted batch loses nothing: re-run,
+it skips every upload whose result is already recorded for the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from grader.autograde import gradebook, reports
+from grader.autograde.intake import Submission, intake, student_id_for
+from grader.autograde.notebooks import execute, restore_locked_cells, sanitize_outputs
+from grader.checks import registry
+from grader.checks.reference import ReferenceStore, load_reference
+from grader.checks.runner import CheckResult, CheckRunner, submission_lib
+from grader.runner.launch import SandboxPolicy
+
+Result = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    assignment: str
+    out: Path
+    policy: SandboxPolicy = field(default_factory=SandboxPolicy)
+    execute_notebooks: bool = True
+    notebook_timeout: float = 300.0
+    force: bool = False
+
+
+def upload_digest(upload: Path) -> str:
+    """SHA-256 of an upload's bytes (a folder: of its sorted relative paths and contents)."""
+    digest = hashlib.sha256()
+    if upload.is_dir():
+        for path in sorted(p for p in upload.rglob("*") if p.is_file() and not p.is_symlink()):
+            digest.update(path.relative_to(upload).as_posix().encode() + b"\0" + path.read_bytes())
+    elif upload.is_file():
+        digest.update(upload.read_bytes())
+    return digest.hexdigest()
+
+
+def _checks(assignment: str) -> list[registry.Check]:
+    return registry.select(registry.load_checks(include_hidden=True), [assignment])
+
+
+def _summarise(submission: Submission, results: Sequence[CheckResult]) -> Result:
+    checks = [r.as_dict() for r in results]
+    return {
+        "student": submission.student,
+        "assignment": submission.assignment,
+        "problems": list(submission.problems),
+        "checks": checks,
+        "tasks": {
+            task: sum(c["points"] for c in checks if c["task"] == task)
+            for task in dict.fromkeys(c["task"] for c in checks)
+        },
+        "score": sum(c["points"] for c in checks),
+        "max_score": sum(c["max_points"] for c in checks),
+    }
+
+
+def _unrunnable(checks: Sequence[registry.Check], reason: str) -> list[CheckResult]:
+    return [
+        CheckResult(c.name, c.assignment, c.task.name, c.visibility, 0.0, c.points, False, reason)
+        for c in checks
+    ]
+
+
+def _grade_notebooks(
+    submission: Submission, lib_dir: Path, options: BatchOptions, db_url: str, names: Sequence[str]
+) -> dict[str, str]:
+    """Restore, execute (sandboxed) and store each expected notebook; returns {notebook: problem}."""
+    problems = {}
+    release = options.out / "release" / options.assignment
+    target = options.out / "autograded" / submission.student / options.assignment
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        path = submission.root / "assignments" / options.assignment / f"{name}.ipynb"
+        problem = ""
+        try:
+            notebook = nbformat.read(path, as_version=4)
+            nbformat.validate(notebook)
+        except FileNotFoundError:
+            notebook, problem = nbformat.read(release / f"{name}.ipynb", as_version=4), "notebook missing"
+        except Exception as error:  # invalid JSON, wrong schema, bad encoding: all reported the same way
+            notebook = nbformat.read(release / f"{name}.ipynb", as_version=4)
+            problem = f"notebook unreadable ({type(error).__name__}); the released version is shown instead"
+        notebook = restore_locked_cells(notebook, options.assignment, name, db_url)
+        if options.execute_notebooks and not problem:
+            notebook, problem = execute(
+                notebook,
+                options.assignment,
+                f"{name}.ipynb",
+                lib_dir,
+                options.policy,
+                options.notebook_timeout,
+            )
+        else:
+            notebook = sanitize_outputs(notebook, notebook)
+        nbformat.write(notebook, target / f"{name}.ipynb")
+        problems[f"{name}.ipynb"] = problem
+    return problems
+
+
+def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Sequence[str]) -> Result:
+    """Everything about one upload, as plain data. Runs in a worker; never raises for bad input."""
+    start = time.perf_counter()
+    checks = _checks(options.assignment)
+    with tempfile.TemporaryDirectory(prefix="grader-upload-") as tmp:
+        submission = intake(upload, options.assignment, Path(tmp) / "submission")
+        if not submission.files:
+            results = _unrunnable(checks, "no task files in the submission")
+            notebook_problems: dict[str, str] = {}
+        else:
+            reference = load_reference()
+            store = ReferenceStore("grade", reference)
+            with (
+                submission_lib(submission.root) as (lib_dir, _),
+                CheckRunner(lib_dir, options.policy, reference, store) as runner,
+            ):
+                results = runner.run(checks)
+                notebook_problems = _grade_notebooks(submission, lib_dir, options, db_url, notebooks)
+        submitted = options.out / "submitted" / submission.student / options.assignment
+        if submitted.exists():
+            shutil.rmtree(submitted)
+        shutil.copytree(submission.root, submitted)
+    result = _summarise(submission, results)
+    result["problems"] += [f"{name}: {problem}" for name, problem in notebook_problems.items() if problem]
+    result.update(
+        upload=upload.name,
+        upload_sha256=upload_digest(upload),
+        timestamp=submission.timestamp,
+        seconds=round(time.perf_counter() - start, 2),
+    )
+    return result
+
+
+def _crashed(upload: Path, options: BatchOptions, error: BaseException) -> Result:
+    """The grader itself failed on an upload: recorded as such, the batch goes on."""
+    student = student_id_for(upload) or f"invalid-{upload.name}"
+    submission = Submission(student, options.assignment, upload)
+    detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+    submission.problems.append(f"grading failed, please report: {detail}")
+    result = _summarise(submission, _unrunnable(_checks(options.assignment), "not graded (grader error)"))
+    result.update(upload=upload.name, upload_sha256=upload_digest(upload), timestamp=None, seconds=0.0)
+    return result
+
+
+def _done(upload: Path, options: BatchOptions) -> bool:
+    student = student_id_for(upload)
+    path = options.out / "results" / f"{student}.json"
+    if options.force or student is None or not path.exists():
+        return False
+    try:
+        stored = json.loads(path.read_text())
+    except ValueError:
+        return False
+    return (
+        stored.get("upload_sha256") == upload_digest(upload)
+        and stored.get("assignment") == options.assignment
+    )
+
+
+def autograde(
+    uploads: Iterable[Path], options: BatchOptions, executor: Executor | None = None, workers: int = 2
+) -> list[Result]:
+    """Grade ``uploads`` into ``options.out``; returns every student's result (old and new)."""
+    uploads = sorted(set(uploads))
+    db_url = gradebook.prepare(options.out, options.assignment)
+    notebooks = gradebook.notebook_names(db_url, options.assignment)
+    pending = [u for u in uploads if not _done(u, options)]
+    own_executor = executor is None
+    executor = executor or ProcessPoolExecutor(max_workers=workers)
+    start = time.perf_counter()
+    try:
+        futures = {
+            executor.submit(grade_upload, upload, options, db_url, notebooks): upload for upload in pending
+        }
+        for number, future in enumerate(as_completed(futures), start=1):
+            upload = futures[future]
+            try:
+                result = future.result()
+            except Exception as error:  # a worker died or the grader broke: record it, continue
+                result = _crashed(upload, options, error)
+            reports.write_student(result, options.out)
+            gradebook.record(
+                db_url, options.assignment, result["student"], result["tasks"], result["timestamp"]
+            )
+            print(
+                f"[{number}/{len(pending)}] {result['student']}: {result['score']:g}/{result['max_score']:g}"
+                f" ({result['seconds']:.1f} s){'  problems: ' + '; '.join(result['problems']) if result['problems'] else ''}",
+                flush=True,
+            )
+    finally:
+        if own_executor:
+            executor.shutdown()
+    results = _collect(options)
+    reports.write_grades_csv(
+        results, gradebook.manual_scores(db_url, options.assignment), options.out / "grades.csv"
+    )
+    summary = {
+        "assignment": options.assignment,
+        "students": len(results),
+        "graded_now": len(pending),
+        "skipped_unchanged": len(uploads) - len(pending),
+        "with_problems": sorted(r["student"] for r in results if r["problems"]),
+        "full_marks": sorted(r["student"] for r in results if r["score"] == r["max_score"]),
+        "seconds": round(time.perf_counter() - start, 1),
+        "sandboxed": options.policy.use_bwrap,
+    }
+    (options.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return results
+
+
+def _collect(options: BatchOptions) -> list[Result]:
+    results = []
+    for path in sorted((options.out / "results").glob("*.json")):
+        result = json.loads(path.read_text())
+        if result.get("assignment") == options.assignment:
+            results.append(result)
+    return results

@@ -1,0 +1,63 @@
+"""Command-line front of the batch grader: expand arguments, choose the sandbox, print the table."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from grader import paths
+from grader.autograde.batch import BatchOptions, autograde
+from grader.runner.launch import SandboxPolicy, bwrap_path
+
+
+def expand(arguments: list[str]) -> list[Path]:
+    """Uploads named on the command line; a folder that is not itself a submission holds uploads."""
+    uploads = []
+    for argument in arguments:
+        path = Path(argument)
+        is_container = (
+            path.is_dir() and not (path / "course_lib").exists() and not (path / "assignments").exists()
+        )
+        uploads += sorted(path.iterdir()) if is_container else [path]
+    return uploads
+
+
+def print_table(results: list[dict[str, Any]], out: Path) -> None:
+    width = max([len(r["student"]) for r in results] + [7])
+    print(f"\n{'student':<{width}}  {'score':>9}  problems")
+    for result in sorted(results, key=lambda r: r["student"]):
+        score = f"{result['score']:g}/{result['max_score']:g}"
+        problems = "; ".join(result["problems"])
+        print(f"{result['student']:<{width}}  {score:>9}  {problems[:120]}")
+    print(
+        f"\ngradebook: {out / 'gradebook.db'}  (formgrader: cd {out} && jupyter lab)\n"
+        f"grades:    {out / 'grades.csv'}\nfeedback:  {out / 'feedback'}/<student>/\n"
+        f"gradescope:{out / 'gradescope'}/<student>/results.json\nsummary:   {out / 'summary.json'}"
+    )
+
+
+def main(args: Any) -> int:
+    if args.assignment not in paths.ASSIGNMENT_NAMES:
+        print(f"unknown assignment {args.assignment!r}")
+        return 2
+    sandboxed = bwrap_path() is not None
+    if not sandboxed:
+        if args.require_sandbox:
+            print("bubblewrap (bwrap) is not installed and --require-sandbox was given: nothing graded.")
+            return 2
+        print(
+            "WARNING: bubblewrap (bwrap) is not installed. Student code will run WITHOUT filesystem and network\n"
+            "isolation, limited only by rlimits and a private working directory. Install bubblewrap.",
+            file=sys.stderr,
+        )
+    options = BatchOptions(
+        assignment=args.assignment,
+        out=Path(args.out),
+        policy=SandboxPolicy(use_bwrap=sandboxed, require=args.require_sandbox),
+        execute_notebooks=not args.no_execute,
+        force=args.force,
+    )
+    results = autograde(expand(args.submissions), options, workers=args.workers)
+    print_table(results, options.out)
+    return 0

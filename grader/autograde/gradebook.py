@@ -1,0 +1,102 @@
+"""The single store of grades: nbgrader's gradebook inside an nbgrader course directory.
+
+``prepare`` lays out ``DIR`` as an nbgrader course (``source/``, ``release/``, ``submitted/``,
+``autograded/``, ``feedback/``, ``nbgrader_config.py``) and lets nbgrader itself create the
+assignment's notebooks and grade cells from the source notebook. ``record`` then writes each
+task's autograded score (from the sandboxed checks) into the grade cell whose grade_id is the task
+name, and marks written answers for manual grading; manual scores given in formgrader are never
+touched, so re-running a batch updates in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from grader import paths
+
+CONFIG = """\
+# nbgrader configuration of this grading folder (written by python -m grader autograde).
+c = get_config()  # noqa: F821
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.course_id = "dl-course"
+c.CourseDirectory.db_url = {db_url!r}
+c.Exchange.root = {exchange!r}
+"""
+
+
+def db_url(root: Path) -> str:
+    return f"sqlite:///{(root / 'gradebook.db').resolve()}"
+
+
+def prepare(root: Path, assignment: str, url: str | None = None) -> str:
+    """Make ``root`` an nbgrader course with ``assignment`` released into its gradebook; returns the db URL."""
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
+
+    url = url or db_url(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "exchange").mkdir(exist_ok=True)
+    (root / "nbgrader_config.py").write_text(
+        CONFIG.format(root=str(root.resolve()), db_url=url, exchange=str((root / "exchange").resolve()))
+    )
+    source = root / "source" / assignment
+    if source.exists():
+        shutil.rmtree(source)
+    shutil.copytree(paths.SOLUTIONS / assignment, source, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    config = Config()
+    config.CourseDirectory.root = str(root.resolve())
+    config.CourseDirectory.db_url = url
+    config.Application.log_level = logging.ERROR
+    result = NbGraderAPI(config=config).generate_assignment(assignment, force=True, create=True)
+    if not result["success"]:
+        raise RuntimeError(f"nbgrader could not set up {assignment}:\n{result.get('log', '')}")
+    return url
+
+
+def notebook_names(url: str, assignment: str) -> list[str]:
+    """Notebook names (without .ipynb) the gradebook expects for ``assignment``."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url) as gradebook:
+        return [notebook.name for notebook in gradebook.find_assignment(assignment).notebooks]
+
+
+def record(
+    url: str, assignment: str, student: str, task_scores: dict[str, float], timestamp: str | None
+) -> None:
+    """Create or update ``student``'s submission: autograded task scores; answers await manual grading."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(url) as gradebook:
+        gradebook.update_or_create_student(student)
+        try:
+            submission = gradebook.find_submission(assignment, student)
+        except MissingEntry:
+            submission = gradebook.add_submission(assignment, student)
+        if timestamp:
+            submission.timestamp = timestamp
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                if grade.name in task_scores:
+                    grade.auto_score = task_scores[grade.name]
+                    grade.needs_manual_grade = False
+                else:  # a written answer: a person grades it in formgrader
+                    grade.auto_score = None
+                    grade.needs_manual_grade = grade.manual_score is None
+        gradebook.db.commit()
+
+
+def manual_scores(url: str, assignment: str) -> dict[str, dict[str, float | None]]:
+    """{student: {grade_id: manual score or None}} for the written answers."""
+    from nbgrader.api import Gradebook
+
+    scores: dict[str, dict[str, float | None]] = {}
+    with Gradebook(url) as gradebook:
+        for submission in gradebook.find_assignment(assignment).submissions:
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.cell.cell_type == "markdown":
+                        scores.setdefault(submission.student_id, {})[grade.name] = grade.manual_score
+    return scores

@@ -1,0 +1,196 @@
+"""Turn uploads (zips from ``grader submit`` or an LMS, or folders) into checked submission trees.
+
+Only the files a submission may contain are extracted: the task modules of ``course_lib/`` and
+the assignment's notebooks, plus the manifest. Paths are never trusted (no absolute paths, no
+``..``, no links), sizes are bounded before anything is written, and every problem is recorded
+on the submission instead of raised, so one bad upload never stops a batch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from grader import paths
+
+MAX_FILE_BYTES = 5 * 1024**2
+MAX_TOTAL_BYTES = 20 * 1024**2
+MAX_MEMBERS = 500
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Submission:
+    """One student's files, unpacked under ``root`` with the repository's layout."""
+
+    student: str
+    assignment: str
+    root: Path
+    problems: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    timestamp: str | None = None
+
+    @property
+    def notebooks(self) -> list[Path]:
+        return sorted((self.root / "assignments" / self.assignment).glob("*.ipynb"))
+
+
+def allowed_paths(assignment: str) -> tuple[set[str], str]:
+    """Exact task-file paths, and the notebook folder prefix, that a submission may contain."""
+    task_files = {f"course_lib/{module}.py" for module in paths.TASK_MODULES}
+    return task_files, f"assignments/{assignment}/"
+
+
+def _wanted(name: str, assignment: str) -> bool:
+    task_files, notebook_dir = allowed_paths(assignment)
+    if name in task_files or name == MANIFEST:
+        return True
+    return name.startswith(notebook_dir) and name.endswith(".ipynb") and name.count("/") == 2
+
+
+def _strip_wrapper(names: list[str]) -> str:
+    """The folder an LMS or a zip tool wrapped the tree in ('' if none): the prefix of course_lib/."""
+    for name in names:
+        parts = PurePosixPath(name).parts
+        if "course_lib" in parts[:3]:
+            index = parts.index("course_lib")
+            return "/".join(parts[:index]) + ("/" if index else "")
+    return ""
+
+
+def _safe_name(name: str) -> bool:
+    path = PurePosixPath(name)
+    return not path.is_absolute() and ".." not in path.parts and "\\" not in name and "\x00" not in name
+
+
+def unpack_zip(archive: Path, student: str, assignment: str, dest: Path) -> Submission:
+    """Extract the allowed members of ``archive`` into ``dest``; problems are recorded, not raised."""
+    submission = Submission(student, assignment, dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        bundle = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as error:
+        submission.problems.append(f"{archive.name} is not a readable zip file ({error})")
+        return submission
+    with bundle:
+        members = bundle.infolist()
+        if len(members) > MAX_MEMBERS:
+            submission.problems.append(f"{archive.name} has {len(members)} entries (at most {MAX_MEMBERS})")
+            return submission
+        prefix = _strip_wrapper([m.filename for m in members])
+        total = 0
+        for member in members:
+            if member.is_dir():
+                continue
+            name = member.filename.removeprefix(prefix)
+            if not _safe_name(member.filename) or stat.S_ISLNK(member.external_attr >> 16):
+                submission.problems.append(f"refused unsafe entry {member.filename!r}")
+                continue
+            if not _wanted(name, assignment):
+                continue
+            if member.file_size > MAX_FILE_BYTES:
+                submission.problems.append(
+                    f"{name} is {member.file_size} bytes (at most {MAX_FILE_BYTES}); skipped"
+                )
+                continue
+            total += member.file_size
+            if total > MAX_TOTAL_BYTES:
+                submission.problems.append(
+                    f"{archive.name} unpacks to more than {MAX_TOTAL_BYTES} bytes; rest skipped"
+                )
+                break
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                # zipfile stops at the header's file_size and verifies the CRC, so the size
+                # checked above bounds what is written even for a forged archive.
+                with bundle.open(member) as source, target.open("wb") as sink:
+                    shutil.copyfileobj(source, sink)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+                submission.problems.append(f"could not extract {name}: {error}")
+                target.unlink(missing_ok=True)
+                continue
+            if name != MANIFEST:
+                submission.files.append(name)
+    _read_manifest(submission)
+    _report_missing(submission)
+    return submission
+
+
+def copy_folder(folder: Path, student: str, assignment: str, dest: Path) -> Submission:
+    """Take the allowed files of an already unpacked submission folder."""
+    submission = Submission(student, assignment, dest)
+    for source in sorted(folder.rglob("*")):
+        name = source.relative_to(folder).as_posix()
+        if source.is_symlink() or not source.is_file() or not _wanted(name, assignment):
+            continue
+        if source.stat().st_size > MAX_FILE_BYTES:
+            submission.problems.append(f"{name} is larger than {MAX_FILE_BYTES} bytes; skipped")
+            continue
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        if name != MANIFEST:
+            submission.files.append(name)
+    _read_manifest(submission)
+    _report_missing(submission)
+    return submission
+
+
+def _read_manifest(submission: Submission) -> None:
+    manifest = submission.root / MANIFEST
+    if not manifest.exists():
+        return
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        if data.get("assignment") not in (None, submission.assignment):
+            submission.problems.append(
+                f"the manifest says assignment {data.get('assignment')!r}, graded as {submission.assignment!r}"
+            )
+        timestamp = data.get("timestamp")
+        submission.timestamp = timestamp if isinstance(timestamp, str) else None
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        submission.problems.append("manifest.json is not valid JSON; ignored")
+
+
+def _report_missing(submission: Submission) -> None:
+    task_files, _ = allowed_paths(submission.assignment)
+    missing = sorted(task_files - set(submission.files))
+    if len(missing) == len(task_files) and not submission.notebooks:
+        submission.problems.append(
+            "the submission contains none of the expected files (empty or wrong layout)"
+        )
+    elif missing:
+        submission.problems.append(f"missing {', '.join(missing)}: graded as not implemented")
+
+
+def student_id_for(upload: Path) -> str | None:
+    """The student id an upload is named by (``<id>.zip`` or a folder ``<id>``), or None if invalid."""
+    name = upload.name.removesuffix(".zip")
+    return name if STUDENT_ID.match(name) else None
+
+
+def intake(upload: Path, assignment: str, dest: Path) -> Submission:
+    """Unpack one upload (zip or folder) into ``dest``; an unusable upload yields problems only."""
+    student = student_id_for(upload) or upload.name
+    if student_id_for(upload) is None:
+        problem = f"{upload.name!r} is not named by a student id (letters, digits, _ . @ -)"
+        return Submission(_sanitize(student), assignment, dest, problems=[problem])
+    if upload.is_dir():
+        return copy_folder(upload, student, assignment, dest)
+    if upload.suffix != ".zip":
+        return Submission(
+            student, assignment, dest, problems=[f"{upload.name} is neither a .zip nor a folder"]
+        )
+    return unpack_zip(upload, student, assignment, dest)
+
+
+def _sanitize(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.@-]", "_", name)[:64].lstrip(".") or "unnamed"
+    return f"invalid-{cleaned}"
