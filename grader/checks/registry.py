@@ -101,7 +101,11 @@ def select(
         chosen.append(item)
     order = {name: i for i, name in enumerate(paths.ASSIGNMENT_NAMES)}
     task_order = {name: i for i, name in enumerate(TASKS)}
-    return sorted(chosen, key=lambda c: (order[c.assignment], task_order[c.task.name]))
+    # Every hidden check runs after every public one: a submission that stashes a hidden check's
+    # inputs (its sessions share the sandbox's /tmp) finds no public check left to leak them through.
+    return sorted(
+        chosen, key=lambda c: (c.visibility == "hidden", order[c.assignment], task_order[c.task.name])
+    )
 
 
 def task_points(checks: Iterable[Check]) -> dict[tuple[str, str], float]:
