@@ -36,6 +36,12 @@ def _autograde(args: argparse.Namespace) -> int:
     return main(args)
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from grader.demo import main
+
+    return main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -84,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     autograde.add_argument("--no-execute", action="store_true", help="do not re-run notebooks (keep outputs)")
     autograde.add_argument("--force", action="store_true", help="regrade uploads already graded")
     autograde.set_defaults(run=_autograde)
+
+    demo = commands.add_parser("demo", help="grade a bundled sample class end to end")
+    demo.add_argument("--out", default="out/demo", help="where to write it (default out/demo)")
+    demo.add_argument("--workers", type=int, default=2)
+    demo.set_defaults(run=_demo)
     return parser
 
 
