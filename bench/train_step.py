@@ -1,0 +1,109 @@
+"""Training step: reference FullyConnectedNet + Solver (Adam) vs torch.nn + torch.optim.Adam.
+
+Both train the same architecture on the same float32 data with the same per-epoch permutation
+minibatches; the ratio is project time / torch time per iteration (target <= 1.0).
+
+    python -m bench.train_step            # full measurement
+    python -m bench.train_step --quick    # smoke mode (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+
+import torch
+from torch import nn
+
+from bench.common import interleaved_medians
+from grader.checks.reference import ReferenceLib
+
+SHAPES = {"cifar": (3072, [512, 512]), "digits": (64, [512, 512])}
+BATCH = 128
+EVAL = 256
+
+
+def project_trainer(ref: ReferenceLib, X: torch.Tensor, y: torch.Tensor, hidden: list[int], dropout: float):
+    """One call = one epoch of ``Solver.train()`` (N / 128 iterations plus its accuracy checks)."""
+    model = ref.fc_net.FullyConnectedNet(
+        hidden, input_dim=X.shape[1], num_classes=10, dropout=dropout, weight_scale=1e-2, seed=0
+    )
+    data = {"X_train": X, "y_train": y, "X_val": X[:EVAL], "y_val": y[:EVAL]}
+    solver = ref.solver.Solver(
+        model, data, update_rule="adam", optim_config={"learning_rate": 1e-3}, batch_size=BATCH,
+        num_epochs=0, num_train_samples=EVAL, num_val_samples=EVAL, verbose=False, seed=0,
+    )  # fmt: skip
+
+    def epoch() -> None:
+        solver.num_epochs += 1
+        solver.train()
+
+    return epoch
+
+
+def torch_trainer(X: torch.Tensor, y: torch.Tensor, hidden: list[int], dropout: float):
+    """The same epoch with torch.nn, autograd and torch.optim.Adam, and the same accuracy checks."""
+    layers: list[nn.Module] = []
+    sizes = [X.shape[1], *hidden]
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
+    model = nn.Sequential(*layers, nn.Linear(sizes[-1], 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(0)
+
+    def accuracy(inputs: torch.Tensor, labels: torch.Tensor) -> float:
+        model.eval()
+        with torch.no_grad():
+            correct = (model(inputs).argmax(dim=1) == labels).float().mean().item()
+        model.train()
+        return correct
+
+    def epoch() -> None:
+        order = torch.randperm(X.shape[0], generator=generator)
+        for start in range(0, X.shape[0], BATCH):
+            index = order[start : start + BATCH]
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(model(X.index_select(0, index)), y.index_select(0, index)).backward()
+            optimizer.step()
+        sample = torch.randperm(X.shape[0], generator=generator)[:EVAL]
+        accuracy(X[sample], y[sample])
+        accuracy(X[:EVAL], y[:EVAL])
+
+    return epoch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    examples, repeats = (BATCH * 4, 3) if args.quick else (BATCH * 32, 11)
+    iters = examples // BATCH
+    ref = ReferenceLib()
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), batch {BATCH}, float32, epochs of {iters} iterations, median of {repeats}"
+    )
+    for shape, (dim, hidden) in SHAPES.items():
+        for dropout in (0.0, 0.5):
+            generator = torch.Generator().manual_seed(0)
+            X = torch.randn(examples, dim, generator=generator)
+            y = torch.randint(0, 10, (examples,), generator=generator)
+            candidates = {
+                "project": project_trainer(ref, X, y, hidden, dropout),
+                "torch": torch_trainer(X, y, hidden, dropout),
+            }
+            for run in candidates.values():
+                run()  # warm-up
+            medians = interleaved_medians(candidates, repeats)
+            per_iter = {name: 1e3 * t / iters for name, t in medians.items()}
+            print(
+                f"{shape:>6} {dim}->{'->'.join(map(str, hidden))}->10 dropout {dropout}: "
+                f"project {per_iter['project']:.3f} ms/iter, torch {per_iter['torch']:.3f} ms/iter, "
+                f"ratio {per_iter['project'] / per_iter['torch']:.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
