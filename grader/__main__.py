@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_check)
 
     references = commands.add_parser("references", help="regenerate stored reference outputs from solutions/")
+    references.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all assignments")
     references.add_argument(
         "--check", action="store_true", help="verify instead: exit 1 if they do not reproduce"
     )

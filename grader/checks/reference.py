@@ -83,7 +83,7 @@ def _flatten(prefix: str, value: Any, arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(value, torch.Tensor):
         arrays[prefix] = value.detach().cpu().numpy()
         return {"tensor": str(value.dtype).removeprefix("torch.")}
-    if isinstance(value, bool | int | float) or value is None:
+    if isinstance(value, bool | int | float | str) or value is None:
         return {"number": value}
     if isinstance(value, tuple | list):
         items = [_flatten(f"{prefix}/{i}", item, arrays) for i, item in enumerate(value)]

@@ -1,10 +1,12 @@
 """The process that runs student code. Started by the grader, usually inside the sandbox.
 
-Run as ``python child.py LIB_DIR CONTROL_FD``. It imports torch and the given modules of the
-``course_lib`` found in LIB_DIR once, then serves as a fork server: for every session the
-parent passes a fresh socket (and a pipe for the session's stdout/stderr) over the control
-socket; a forked child serves requests on it until the parent closes it. The zygote itself
-never runs student code, so a crashed or hanging session cannot poison the next one.
+Run as ``python child.py LIB_DIR CONTROL_FD LIMITS UID [own-pid-namespace]``. It imports torch
+and the given modules of the ``course_lib`` found in LIB_DIR once, then serves as a fork server:
+for every session the parent passes a fresh socket (and a pipe for the session's stdout/stderr)
+over the control socket; a forked child serves requests on it until the parent closes it. The
+zygote itself never runs student code, so a crashed or hanging session cannot poison the next
+one. In its own PID namespace (bubblewrap) it also kills whatever the session left running
+(double-forked, setsid orphans) before it reports the session's end.
 
 Nothing in this process is trusted: the parent treats every byte it sends as the student's.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import signal
 import socket
 import sys
 import traceback
@@ -74,6 +77,9 @@ class Session:
 
             torch.manual_seed(int(value))
             return None
+        if op == "keep":
+            kept = self.resolve(value)
+            return protocol.Handle(self.store(kept), type(kept).__qualname__)
         if op == "call":
             args, kwargs = self.resolve(value)
             return self.target(request)(*args, **kwargs)
@@ -167,8 +173,12 @@ class Recorder:
         self.params: dict[str, Any] = {}
 
 
-def run_session(control: socket.socket) -> bool:
-    """Receive one session's sockets and fork a child to serve it; False when told to stop."""
+def run_session(control: socket.socket, reap: bool = False) -> bool:
+    """Receive one session's sockets and fork a child to serve it; False when told to stop.
+
+    ``reap``: after the session, SIGKILL every other process this uid may signal. Only safe in
+    a PID namespace of our own, where kill(-1) reaches nothing but this sandbox's processes.
+    """
     try:
         message, fds, _, _ = socket.recv_fds(control, 1024, 2)
     except OSError:
@@ -191,12 +201,16 @@ def run_session(control: socket.socket) -> bool:
     os.close(output_fd)
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
+    if reap:  # orphans of the session must not outlive it (or eat the next session's rlimits)
+        with contextlib.suppress(OSError):
+            os.kill(-1, signal.SIGKILL)
     control.sendall(code.to_bytes(4, "big", signed=True))
     return True
 
 
 def main() -> None:
     lib_dir, control_fd, limits, uid = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    reap = sys.argv[5:6] == ["own-pid-namespace"]
     confine(limits, uid)
     sys.path.insert(0, lib_dir)
     sys.dont_write_bytecode = True
@@ -208,7 +222,7 @@ def main() -> None:
         importlib.import_module(f"{PACKAGE}.{module}")
     control = socket.socket(fileno=control_fd)
     control.sendall(b"ready\n")
-    while run_session(control):
+    while run_session(control, reap):
         pass
 
 

@@ -12,8 +12,18 @@ import resource
 
 
 def confine(limits_json: str, uid: str) -> None:
-    """Switch to ``uid`` (when non-empty; needs CAP_SETUID) and set soft = hard rlimits."""
+    """Switch to ``uid`` (when non-empty; needs CAP_SETUID) and set soft = hard rlimits.
+
+    Also volunteers this process and its descendants as the kernel OOM killer's first victims:
+    rlimits bound each process, not a whole sandbox (up to ``processes`` x ``address_space``), so
+    if a sandbox ever exhausts the host's memory, it and not the grader is what gets killed.
+    """
     limits = json.loads(limits_json)
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("1000")
+    except OSError:  # no /proc (or an older kernel): the rlimits below still apply
+        pass
     if uid:
         os.setgroups([])
         os.setgid(int(uid))

@@ -156,6 +156,7 @@ def bwrap_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
         str(control_fd),
         limits.as_json(),
         str(sandbox_uid() or ""),
+        "own-pid-namespace",  # bwrap --unshare-pid: the zygote may kill(-1) a session's leftovers
     ]
 
 

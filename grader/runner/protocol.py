@@ -7,7 +7,8 @@ A frame is ``len(header) | header | len(blob) | blob`` with 8-byte big-endian le
 header is JSON; tensors travel as raw bytes in the blob and are referenced from the header as
 ``{"$tensor": i}`` with ``tensors[i] = {"dtype", "shape", "offset", "nbytes"}``. Containers are
 tagged (``$tuple``, ``$list``, ``$dict``) so no student value can pose as a tag. A child-side
-object that is not plain data travels as ``{"$handle": id, "type": name}``.
+object that is not plain data travels as ``{"$handle": id, "type": name}``; a torch dtype
+as ``{"$dtype": name}``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ import torch
 _LENGTH = struct.Struct(">Q")
 #: Largest frame either side accepts; a bigger one is a protocol violation.
 MAX_FRAME_BYTES = 256 * 1024 * 1024
+#: Largest JSON header accepted. Tensors travel in the blob, so headers are small; parsing JSON
+#: costs ~20x its size in Python objects, so a 256 MB header could take gigabytes and minutes.
+MAX_HEADER_BYTES = 16 * 1024 * 1024
 #: Deepest container nesting accepted.
 MAX_DEPTH = 32
 #: Longest string accepted inside a value.
@@ -94,6 +98,8 @@ class _Encoder:
             return {"$handle": value.id, "type": value.type}
         if kind is torch.Tensor:
             return self.tensor(value)
+        if kind is torch.dtype and value in _DTYPE_NAMES:
+            return {"$dtype": _DTYPE_NAMES[value]}
         if kind in (tuple, list):
             tag = "$tuple" if kind is tuple else "$list"
             return {tag: [self.encode(item, depth + 1) for item in value]}
@@ -130,7 +136,10 @@ def _decode_tensor(spec: Any, blob: bytes) -> torch.Tensor:
     data = bytearray(blob[offset : offset + nbytes])
     flat = torch.frombuffer(data, dtype=storage_dtype) if nbytes else torch.empty(0, dtype=storage_dtype)
     flat = flat.view(torch.bfloat16) if dtype == torch.bfloat16 else flat
-    return flat.reshape(shape)
+    try:  # a shape torch cannot represent (dims beyond int64, e.g. (0, 2**70)) is not plain data
+        return flat.reshape(shape)
+    except (RuntimeError, ValueError, TypeError, OverflowError):
+        raise ProtocolError("malformed tensor shape") from None
 
 
 def decode(tree: Any, tensors: Any, blob: bytes, depth: int = 0) -> Any:
@@ -152,6 +161,10 @@ def decode(tree: Any, tensors: Any, blob: bytes, depth: int = 0) -> Any:
         if type(index) is not int or not isinstance(tensors, list) or not 0 <= index < len(tensors):
             raise ProtocolError("bad tensor reference")
         return _decode_tensor(tensors[index], blob)
+    if "$dtype" in tree:
+        if tree["$dtype"] not in DTYPES:
+            raise ProtocolError("bad dtype")
+        return DTYPES[tree["$dtype"]]
     if "$float" in tree:
         if tree["$float"] not in ("nan", "inf", "-inf"):
             raise ProtocolError("bad float")
@@ -195,8 +208,8 @@ def split_frame(buffer: bytearray, limit: int = MAX_FRAME_BYTES) -> tuple[bytes,
     if len(buffer) < _LENGTH.size:
         return None
     (size,) = _LENGTH.unpack_from(buffer)
-    if size > limit:
-        raise ProtocolError(f"frame of more than {limit} bytes")
+    if size > min(limit, MAX_HEADER_BYTES):
+        raise ProtocolError(f"frame header of more than {min(limit, MAX_HEADER_BYTES)} bytes")
     if len(buffer) < 2 * _LENGTH.size + size:
         return None
     (blob_size,) = _LENGTH.unpack_from(buffer, _LENGTH.size + size)
@@ -242,8 +255,8 @@ def receive(fd: int, limit: int = MAX_FRAME_BYTES) -> tuple[dict[str, Any], Any]
     """Blocking read of one frame (the child's side). Raises ProtocolError or EOFError."""
     first = _read_exactly(fd, _LENGTH.size)
     (size,) = _LENGTH.unpack(first)
-    if size > limit:
-        raise ProtocolError(f"frame of more than {limit} bytes")
+    if size > min(limit, MAX_HEADER_BYTES):
+        raise ProtocolError(f"frame header of more than {min(limit, MAX_HEADER_BYTES)} bytes")
     header = _read_exactly(fd, size)
     second = _read_exactly(fd, _LENGTH.size)
     (blob_size,) = _LENGTH.unpack(second)

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import select
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,10 @@ from grader.runner.protocol import Handle
 OUTPUT_KEPT = 32 * 1024
 START_TIMEOUT = 60.0
 DEFAULT_CALL_TIMEOUT = 10.0
+#: Memory the reference implementation may add to the grader while it answers one callback. The
+#: arguments are the student's: small inputs can ask for a huge result (an outer product), which
+#: would otherwise be computed, copied and framed in the grader's own, unlimited process.
+CALLBACK_MEMORY = 2 * 1024**3
 
 Reference = Callable[[str, list[Any], dict[str, Any]], Any]
 
@@ -57,6 +63,8 @@ class Sandbox:
         self.control: socket.socket | None = None
         self.scratch: tempfile.TemporaryDirectory[str] | None = None
         self.sandboxed = False
+        #: time.monotonic() after which no call may run (a per-submission budget), or None.
+        self.deadline: float | None = None
 
     def start(self) -> None:
         parent_end, child_end = socket.socketpair()
@@ -173,6 +181,7 @@ class Session:
         self.output_bytes = 0
         self.allowed: frozenset[str] = frozenset()
         self.dead: str | None = None
+        self.expired = "timed out"
 
     # -- public API -------------------------------------------------------------------------
     def call(self, target: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
@@ -191,6 +200,18 @@ class Session:
     def get(self, obj: Handle, attr: str) -> Any:
         return self.request({"op": "get", "handle": obj.id, "attr": attr, "what": f"{obj.type}.{attr}"})
 
+    def keep(self, value: Any) -> Handle:
+        """Store ``value`` on the child's side; pass the handle as an argument, read it back with
+        :meth:`read` (e.g. to see whether the student's code modified a tensor in place)."""
+        handle = self.request({"op": "keep", "what": "keep"}, value)
+        if not isinstance(handle, Handle):
+            self._die("answered 'keep' with something other than a handle")
+        return handle
+
+    def read(self, obj: Handle) -> Any:
+        """The current value of a child-side object (plain data, or a handle if it is not)."""
+        return self.get(obj, "")
+
     def set(self, obj: Handle, attr: str, value: Any) -> None:
         self.request({"op": "set", "handle": obj.id, "attr": attr, "what": f"{obj.type}.{attr}"}, value)
 
@@ -207,8 +228,16 @@ class Session:
             self._drain_output(final=True)
             os.close(self.output_fd)
             self.dead = "closed"
-            return self.sandbox.session_exit_code()
+            return self._reported_exit_code()
         return None
+
+    def _reported_exit_code(self) -> int | None:
+        """The zygote's report on this session; no report means it is dead or stuck (a session
+        child that will not exit, a zygote killed by the student): replace the whole sandbox."""
+        code = self.sandbox.session_exit_code()
+        if code is None:
+            self.sandbox.kill()
+        return code
 
     def __enter__(self) -> Session:
         return self
@@ -227,7 +256,12 @@ class Session:
         if self.dead is not None:
             raise ChildDied(f"the session is already over ({self.dead})")
         what = message.get("what", message["op"])
-        deadline = time.monotonic() + (timeout or self.timeout)
+        allowed_time = timeout or self.timeout
+        deadline = time.monotonic() + allowed_time
+        self.expired = f"timed out after {allowed_time:g} s during {what}"
+        if self.sandbox.deadline is not None and self.sandbox.deadline < deadline:
+            deadline = self.sandbox.deadline
+            self.expired = f"the submission's grading time budget ran out during {what}"
         self._send(protocol.frame_bytes(message, value), deadline, what)
         if allowed is not None:
             self.allowed = allowed
@@ -254,8 +288,9 @@ class Session:
         else:
             args, kwargs = value
             try:
-                frame = protocol.frame_bytes({"kind": "result"}, reference(target, args, kwargs))
-            except Exception as error:  # the reference rejects the student's arguments
+                with _memory_cap(CALLBACK_MEMORY):
+                    frame = protocol.frame_bytes({"kind": "result"}, reference(target, args, kwargs))
+            except Exception as error:  # the reference rejects the student's arguments (or is too big)
                 frame = protocol.frame_bytes({"kind": "error", "message": f"{type(error).__name__}: {error}"})
         self._send(frame, deadline, what)
 
@@ -272,7 +307,7 @@ class Session:
         while view:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._die(f"timed out after {self.timeout:g} s during {what}")
+                self._die(self.expired)
             _, writable, _ = select.select([self.output_fd], [self.sock], [], remaining)
             self._drain_output()
             if writable:
@@ -296,7 +331,7 @@ class Session:
                     self._die(f"sent malformed data during {what}: {error}")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._die(f"timed out after {self.timeout:g} s during {what}")
+                self._die(self.expired)
             readable, _, _ = select.select([self.sock, self.output_fd], [], [], remaining)
             if self.output_fd in readable:
                 self._drain_output()
@@ -316,7 +351,7 @@ class Session:
         self.sock.close()
         self._drain_output(final=True)
         os.close(self.output_fd)
-        code = self.sandbox.session_exit_code()
+        code = self._reported_exit_code()
         detail = f" with exit code {code}" if code is not None else ""
         raise ChildDied(f"the process exited{detail} during {what}")
 
@@ -334,6 +369,33 @@ class Session:
             room = OUTPUT_KEPT - len(self.output)
             if room > 0:
                 self.output += chunk[:room]
+
+
+@contextlib.contextmanager
+def _memory_cap(extra: int) -> Iterator[None]:
+    """Lower this process's soft RLIMIT_AS to its current size + ``extra`` while the block runs.
+
+    An allocation beyond that fails (RuntimeError / MemoryError) instead of growing the grader
+    until the OOM killer ends it and the whole worker pool with it. Skipped when other Python
+    threads run (the limit is per process) or where /proc is missing.
+    """
+    try:
+        with open("/proc/self/statm") as handle:
+            size = int(handle.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        size = None
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = None if size is None else size + extra
+    if cap is not None and hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if cap is None or threading.active_count() > 1 or (soft != resource.RLIM_INFINITY and soft <= cap):
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _is_call(value: Any) -> bool:
