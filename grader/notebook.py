@@ -1,18 +1,24 @@
 """Check cells in the assignment notebooks: ``check("Linear.forward")``.
 
-Runs the public checks of one task against the ``course_lib`` on disk (a child process, so
-edits are picked up without restarting the kernel), shows the result as a table, and raises
-:class:`ChecksFailed` when a check fails so that "Run All" stops at the first unfinished task.
+Runs the public checks of one task against the ``course_lib`` on disk, shows the result as a
+table, and raises :class:`ChecksFailed` when a check fails so that "Run All" stops at the first
+unfinished task. The checks run in a child process that stays warm for the kernel's lifetime
+(torch imported once); every check starts a fresh fork of it that imports the task files as they
+are on disk now, so edits are picked up without restarting the kernel.
 """
 
 from __future__ import annotations
 
 import html
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from grader import paths
-from grader.checks.run import grade
-from grader.checks.runner import CheckResult
+from grader.checks import registry
+from grader.checks.reference import ReferenceStore, load_reference
+from grader.checks.runner import CheckResult, CheckRunner, assemble_lib
+from grader.runner.launch import SandboxPolicy
 
 
 class ChecksFailed(AssertionError):
@@ -44,9 +50,39 @@ def _text(task: str, results: Sequence[CheckResult]) -> str:
     return "\n".join(lines)
 
 
+_warm: tuple[tempfile.TemporaryDirectory[str], CheckRunner] | None = None
+
+
+def _runner() -> tuple[Path, CheckRunner]:
+    """The kernel's warm runner, with the task files copied afresh from ``course_lib/``."""
+    global _warm
+    if _warm is None:
+        folder = tempfile.TemporaryDirectory(prefix="grader-notebook-")
+        assemble_lib(paths.COURSE_LIB, Path(folder.name))
+        reference = load_reference()
+        runner = CheckRunner(
+            Path(folder.name), SandboxPolicy(use_bwrap=False), reference, ReferenceStore("grade", reference)
+        )
+        _warm = (folder, runner)
+    folder, runner = _warm
+    assemble_lib(paths.COURSE_LIB, Path(folder.name), refresh=True)
+    return Path(folder.name), runner
+
+
+def _assignment_of_notebook() -> str | None:
+    """The assignment whose folder the kernel runs in (notebooks run from assignments/<name>/)."""
+    name = Path.cwd().name
+    return name if name in paths.ASSIGNMENT_NAMES else None
+
+
 def check(task: str, assignment: str | None = None) -> list[CheckResult]:
-    """Run the public checks of ``task`` on this repository's ``course_lib`` and display them."""
-    results = grade(paths.REPO, [assignment] if assignment else (), tasks=[task])
+    """Run the public checks of ``task`` (of this notebook's assignment) and display them."""
+    assignment = assignment or _assignment_of_notebook()
+    chosen = registry.select(
+        registry.load_checks(include_hidden=False), [assignment] if assignment else (), tasks=[task]
+    )
+    _, runner = _runner()
+    results = runner.run(chosen)
     if not results:
         raise ValueError(f"no public checks for task {task!r}")
     try:

@@ -3,8 +3,8 @@
 ``prepare`` lays out ``DIR`` as an nbgrader course (``source/``, ``release/``, ``submitted/``,
 ``autograded/``, ``feedback/``, ``nbgrader_config.py``) and lets nbgrader itself create the
 assignment's notebooks and grade cells from the source notebook. ``record`` then writes each
-task's autograded score (from the sandboxed checks) into the grade cell whose grade_id is the task
-name, and marks written answers for manual grading; manual scores given in formgrader are never
+task's autograded score (from the sandboxed checks) into the grade cell of that task (its
+``grade_id``, see :class:`grader.checks.tasks.Task`), and marks written answers for manual grading; manual scores given in formgrader are never
 touched, so re-running a batch updates in place.
 """
 
@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from grader import paths
+from grader.checks.tasks import TASKS
 
 CONFIG = """\
 # nbgrader configuration of this grading folder (written by python -m grader autograde).
@@ -23,6 +24,8 @@ c.CourseDirectory.root = {root!r}
 c.CourseDirectory.course_id = "dl-course"
 c.CourseDirectory.db_url = {db_url!r}
 c.Exchange.root = {exchange!r}
+# Student notebooks are hostile markup: formgrader and feedback pages must not run their script.
+c.HTMLExporter.sanitize_html = True
 """
 
 
@@ -75,17 +78,35 @@ def record(
             submission = gradebook.find_submission(assignment, student)
         except MissingEntry:
             submission = gradebook.add_submission(assignment, student)
-        if timestamp:
-            submission.timestamp = timestamp
+        when = _parse_timestamp(timestamp)
+        if when is not None:
+            submission.timestamp = when
+        scores = {TASKS[task].grade_id: points for task, points in task_scores.items()}
         for notebook in submission.notebooks:
             for grade in notebook.grades:
-                if grade.name in task_scores:
-                    grade.auto_score = task_scores[grade.name]
+                if grade.name in scores:
+                    grade.auto_score = scores[grade.name]
                     grade.needs_manual_grade = False
                 else:  # a written answer: a person grades it in formgrader
                     grade.auto_score = None
                     grade.needs_manual_grade = grade.manual_score is None
         gradebook.db.commit()
+
+
+def _parse_timestamp(timestamp: object) -> object:
+    """The manifest's timestamp as the datetime nbgrader stores, or None if it is not one.
+
+    It comes from the student's zip: anything that is not a date is ignored (a string assigned
+    directly makes SQLAlchemy fail at commit, which stopped the whole batch).
+    """
+    from nbgrader.utils import parse_utc
+
+    if not isinstance(timestamp, str) or not timestamp or len(timestamp) > 64:
+        return None
+    try:
+        return parse_utc(timestamp)
+    except (ValueError, OverflowError, TypeError):
+        return None
 
 
 def manual_scores(url: str, assignment: str) -> dict[str, dict[str, float | None]]:

@@ -1,8 +1,10 @@
 """Run checks against one submission: one fresh child session per task, results per check.
 
 A check passes when its function returns. It fails on :class:`CheckFailure` (wrong output),
-on an exception raised by the student's code, or when the child dies; in the last case the
-next check starts in a fresh session. Nothing the child does can stop the loop.
+on an exception raised by the student's code, when the child dies (the next check starts in a
+fresh session), or when the check cannot even use what came back (e.g. a number where a tuple
+was expected). An optional per-submission time budget bounds the whole run. Nothing the child
+does can stop the loop.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -26,6 +29,8 @@ from grader.runner.launch import SandboxPolicy
 from grader.runner.session import ChildDied, Sandbox, Session, StudentError
 
 _STUDENT_FRAME = re.compile(r'File "[^"]*/(course_lib/\w+\.py)", line (\d+)')
+#: Longest message kept per check (messages quote student exceptions and values).
+MAX_MESSAGE = 2000
 
 
 @dataclass(frozen=True)
@@ -61,16 +66,17 @@ def find_task_files(submission: Path) -> Path:
     return nested if nested.is_dir() else submission
 
 
-def assemble_lib(task_dir: Path, dest: Path) -> list[str]:
+def assemble_lib(task_dir: Path, dest: Path, refresh: bool = False) -> list[str]:
     """Build ``dest/course_lib`` from the pristine given modules plus the task files in ``task_dir``.
 
     A task file missing from the submission is replaced by the released stub; the missing names
-    are returned so reports can say so.
+    are returned so reports can say so. ``refresh``: ``dest`` exists; update only the task files.
     """
     package = dest / "course_lib"
-    package.mkdir(parents=True)
-    for module in paths.GIVEN_MODULES:
-        shutil.copyfile(paths.COURSE_LIB / f"{module}.py", package / f"{module}.py")
+    if not refresh:
+        package.mkdir(parents=True)
+        for module in paths.GIVEN_MODULES:
+            shutil.copyfile(paths.COURSE_LIB / f"{module}.py", package / f"{module}.py")
     missing = []
     for module in paths.TASK_MODULES:
         source = task_dir / f"{module}.py"
@@ -108,17 +114,34 @@ def _run_one(
         return str(failure)
     except StudentError as error:
         return explain(error)
+    except ChildDied:
+        raise
+    except Exception as error:  # the check choked on the student's value (unpacking a number ...)
+        return f"the result could not be checked ({type(error).__name__}: {error})"
     return ""
 
 
 class CheckRunner:
-    """Runs checks against one assembled course_lib; one sandbox serves every run."""
+    """Runs checks against one assembled course_lib; one sandbox serves every run.
+
+    ``budget``: seconds of wall-clock time for everything this runner runs (one submission).
+    Calls are cut off when it runs out and the remaining checks fail unrun, so a submission that
+    hangs in every task (at import, say) costs the budget, not every check's timeout plus a
+    sandbox restart each.
+    """
 
     def __init__(
-        self, lib_dir: Path, policy: SandboxPolicy, reference: ReferenceLib | None, store: ReferenceStore
+        self,
+        lib_dir: Path,
+        policy: SandboxPolicy,
+        reference: ReferenceLib | None,
+        store: ReferenceStore,
+        budget: float | None = None,
     ) -> None:
         self.sandbox = Sandbox(lib_dir, policy, reference.call if reference else None)
-        self.reference, self.store = reference, store
+        self.reference, self.store, self.budget = reference, store, budget
+        if budget is not None:
+            self.sandbox.deadline = time.monotonic() + budget
 
     def __enter__(self) -> CheckRunner:
         return self
@@ -132,6 +155,14 @@ class CheckRunner:
         for _, group in groupby(checks, key=lambda c: (c.assignment, c.task.name)):
             session: Session | None = None
             for check in group:
+                deadline = self.sandbox.deadline
+                if deadline is not None and time.monotonic() >= deadline:
+                    if session is not None:
+                        session.close()
+                        session = None
+                    message = f"not run: the submission used up its grading time budget ({self.budget:g} s)"
+                    results.append(_result(check, message))
+                    continue
                 try:
                     if session is None:
                         session = self.sandbox.session(
@@ -143,20 +174,24 @@ class CheckRunner:
                     message, session = f"{died}", None
                 except StudentError as error:
                     message, session = explain(error), None
-                passed = not message
-                points = check.points if passed else 0.0
-                results.append(
-                    CheckResult(
-                        check.name,
-                        check.assignment,
-                        check.task.name,
-                        check.visibility,
-                        points,
-                        check.points,
-                        passed,
-                        message,
-                    )
-                )
+                results.append(_result(check, message))
             if session is not None:
                 session.close()
         return results
+
+
+def _result(check: Check, message: str) -> CheckResult:
+    """Passed when ``message`` is empty; the message is capped (it quotes the student)."""
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 20] + " [... message cut]"
+    passed = not message
+    return CheckResult(
+        check.name,
+        check.assignment,
+        check.task.name,
+        check.visibility,
+        check.points if passed else 0.0,
+        check.points,
+        passed,
+        message,
+    )

@@ -19,6 +19,12 @@ class Task:
     uses: tuple[str, ...] = ()
     recorders: tuple[str, ...] = ()
 
+    @property
+    def grade_id(self) -> str:
+        """The nbgrader grade_id of this task's check cell: nbgrader ids allow only
+        ``[A-Za-z0-9_-]``, so ``Linear.forward`` becomes ``Linear-forward``."""
+        return self.name.replace(".", "-")
+
 
 _LAYER_TASKS = [
     "Linear.forward", "Linear.backward", "ReLU.forward", "ReLU.backward",

@@ -369,8 +369,8 @@ def create_solver_instance(
     solver = Solver(
         model,
         data_dict,
-        update_rule="adam",
-        optim_config={"learning_rate": 1e-2},
+        update_rule="sgd",  # plain SGD: students reach this before writing the a2 optimizers
+        optim_config={"learning_rate": 0.5},
         lr_decay=0.95,
         num_epochs=20,
         batch_size=100,
