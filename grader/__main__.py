@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import torch
+
+    # The grader's own tensor work is small; one thread per process avoids oversubscribing
+    # the cores that parallel workers and the children share.
+    torch.set_num_threads(1)
     return args.run(args)
 
 

@@ -42,6 +42,15 @@ def _fail(name: str, what: str, hint: str | None) -> None:
     raise CheckFailure(f"{name}: {what}" + (f" Hint: {hint}" if hint else ""))
 
 
+def _difference(expected: float, actual: float) -> str:
+    """'expected E, got A (error)' with enough digits that E and A visibly differ."""
+    diff = abs(actual - expected)
+    relative = diff / abs(expected) if expected != 0 else math.inf
+    digits = 6 if relative >= 1e-5 else min(17, 3 + math.ceil(-math.log10(max(relative, 1e-17))))
+    error = f"relative error {relative:.2e}" if expected != 0 else f"absolute difference {diff:.3g}"
+    return f"expected {expected:.{digits}g}, got {actual:.{digits}g} ({error}"
+
+
 def _format_index(index: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(i) for i in index) + "]"
 
@@ -93,13 +102,11 @@ def tensor(
         return
     index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst_flat), got.shape))
     bad = int((excess > 0).sum())
-    exp_value, act_value = float(want[index]), float(got[index])
-    relative = abs(act_value - exp_value) / max(abs(exp_value), 1e-300)
     where = _format_index(index) if got.dim() else "(scalar)"
     _fail(
         name,
-        f"{bad} of {got.numel()} value(s) out of tolerance; worst at {where}: expected {exp_value:.6g}, "
-        f"got {act_value:.6g} (relative error {relative:.2e}; allowed |diff| <= {atol:g} + {rtol:g}*|expected|).",
+        f"{bad} of {got.numel()} value(s) out of tolerance; worst at {where}: "
+        f"{_difference(float(want[index]), float(got[index]))}; allowed |diff| <= {atol:g} + {rtol:g}*|expected|).",
         hint,
     )
 
@@ -117,8 +124,7 @@ def scalar(
     if not math.isfinite(value):
         _fail(name, f"got {value} (expected {expected:.6g}).", hint or "look for overflow or log(0).")
     if abs(value - expected) > atol + rtol * abs(expected):
-        relative = abs(value - expected) / max(abs(expected), 1e-300)
-        _fail(name, f"expected {expected:.8g}, got {value:.8g} (relative error {relative:.2e}).", hint)
+        _fail(name, f"{_difference(expected, value)}).", hint)
 
 
 def structure(actual: Any, kind: type, length: int | None, name: str, hint: str | None = None) -> None:

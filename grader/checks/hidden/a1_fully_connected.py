@@ -1,0 +1,273 @@
+"""Hidden checks of assignment 1: other inputs and edge cases (float32, batches of one, caches,
+inputs left unchanged, exact ties, no hidden layer, other seeds). Instructors only."""
+
+from __future__ import annotations
+
+import torch
+
+from grader.checks import compare
+from grader.checks.context import Context
+from grader.checks.public.a1_fully_connected import (
+    EXACT,
+    _case,
+    _check_init_layout,
+    _check_model_loss,
+    _check_overfit,
+    _compare,
+    _construct,
+    _digits,
+    _expected_model_loss,
+    _integers,
+    _labels,
+    _linear,
+    _linear_backward_stored,
+    _linear_forward,
+    _linear_inputs,
+    _linear_relu_backward_stored,
+    _linear_relu_forward,
+    _net_params,
+    _randn,
+    _relu_backward,
+    _relu_forward,
+    _softmax_stored,
+    _solver_setup,
+    _svm_stored,
+    _tiny,
+    _validate_setup,
+    _with_zeros,
+)
+from grader.checks.registry import check
+
+# --------------------------------------------------------------------------------------------
+# Layers
+# --------------------------------------------------------------------------------------------
+
+
+@check(task="Linear.forward", points=1)
+def linear_forward_float32_batch_of_one(ctx: Context) -> None:
+    """A batch of ONE float32 example x (1, 3, 4): out is (1, M) and stays float32."""
+    x, w, b = _linear_inputs((1, 3, 4), 5, seed=101, dtype=torch.float32)
+    _linear_forward(ctx, x, w, b, ctx.expected("out", lambda ref: ref.layers.Linear.forward(x, w, b)[0]))
+
+
+@check(task="Linear.forward", points=1)
+def linear_forward_cache(ctx: Context) -> None:
+    """The cache is (x, w, b): the inputs themselves, unchanged and not reshaped (x (3, 2, 2))."""
+    x, w, b = _linear_inputs((3, 2, 2), 4, seed=102)
+    expected = ctx.expected("out", lambda ref: ref.layers.Linear.forward(x, w, b)[0])
+    _, cache = _linear_forward(ctx, x, w, b, expected)
+    case = _case(x=x, w=w)
+    hint = "cache = (x, w, b) with x as given (Linear.backward needs x's shape)."
+    compare.structure(cache, tuple, 3, f"cache ({case})", hint=hint)
+    for name, actual, sent in zip(("x", "w", "b"), cache, (x, w, b), strict=True):
+        _compare(actual, sent, f"cache {name}", case, dtype=sent.dtype, tol=EXACT, hint=hint)
+
+
+@check(task="Linear.backward", points=1)
+def linear_backward_float32_batch_of_one(ctx: Context) -> None:
+    """A batch of ONE float32 example x (1, 2, 3): dx (1, 2, 3), dw, db, all float32."""
+    x, w, b = _linear_inputs((1, 2, 3), 4, seed=103, dtype=torch.float32)
+    _linear_backward_stored(ctx, x, w, b, seed=104)
+
+
+@check(task="Linear.backward", points=1)
+def linear_backward_inputs_unchanged(ctx: Context) -> None:
+    """dout and the cache (x, w, b) are not modified (or resized) in place; x (3, 2, 4)."""
+    x, w, b = _linear_inputs((3, 2, 4), 5, seed=105)
+    _linear_backward_stored(ctx, x, w, b, seed=106, keep_inputs=True)
+
+
+@check(task="ReLU.forward", points=1)
+def relu_forward_float32(ctx: Context) -> None:
+    """float32 input (2, 3, 4) with exact zeros: out stays float32."""
+    x = _with_zeros(_randn((2, 3, 4), seed=111), torch.Generator().manual_seed(112)).float()
+    _relu_forward(ctx, x, ctx.expected("out", lambda ref: ref.layers.ReLU.forward(x)[0]))
+
+
+@check(task="ReLU.forward", points=1)
+def relu_forward_input_unchanged(ctx: Context) -> None:
+    """x is not modified in place (clamp_, x[x < 0] = 0 ...); x (3, 4)."""
+    x = _randn((3, 4), seed=113)
+    _relu_forward(ctx, x, ctx.expected("out", lambda ref: ref.layers.ReLU.forward(x)[0]), keep_inputs=True)
+
+
+@check(task="ReLU.backward", points=1)
+def relu_backward_float32_images(ctx: Context) -> None:
+    """float32 4-dimensional input (2, 3, 2, 2) with exact zeros: dx float32, 0 where x <= 0."""
+    x = _with_zeros(_randn((2, 3, 2, 2), seed=114), torch.Generator().manual_seed(115)).float()
+    dout = _randn(x.shape, seed=116, dtype=torch.float32)
+    _relu_backward(ctx, x, dout, ctx.expected("dx", lambda ref: ref.layers.ReLU.backward(dout, x)))
+
+
+@check(task="ReLU.backward", points=1)
+def relu_backward_inputs_unchanged(ctx: Context) -> None:
+    """dout and the cache x are not modified in place (dout[x <= 0] = 0, masked_fill_ ...)."""
+    x = _with_zeros(_randn((4, 3), seed=117), torch.Generator().manual_seed(118))
+    dout = _randn(x.shape, seed=119)
+    expected = ctx.expected("dx", lambda ref: ref.layers.ReLU.backward(dout, x))
+    _relu_backward(ctx, x, dout, expected, keep_inputs=True)
+
+
+@check(task="Linear_ReLU.forward", points=1)
+def linear_relu_forward_cache(ctx: Context) -> None:
+    """The cache is ((x, w, b), a): the Linear cache and the ReLU cache (the pre-activation a)."""
+    x, w, b = _linear_inputs((3, 2, 2), 5, seed=121)
+    expected = ctx.expected("out", lambda ref: ref.layers.Linear_ReLU.forward(x, w, b)[0])
+    cache = _linear_relu_forward(ctx, x, w, b, expected)
+    case = _case(x=x, w=w)
+    hint = "cache = (linear_cache, relu_cache), the caches returned by Linear.forward and ReLU.forward."
+    compare.structure(cache, tuple, 2, f"cache ({case})", hint=hint)
+    compare.structure(cache[0], tuple, 3, f"cache[0], the Linear cache ({case})", hint=hint)
+    for name, actual, sent in zip(("x", "w", "b"), cache[0], (x, w, b), strict=True):
+        _compare(actual, sent, f"cache[0] {name}", case, dtype=x.dtype, tol=EXACT, hint=hint)
+    _compare(
+        cache[1],
+        _linear(x, w, b),
+        "cache[1], the ReLU cache",
+        case,
+        dtype=x.dtype,
+        hint="ReLU.forward's cache is its input: the pre-activation a = x @ w + b, not the output.",
+    )
+
+
+@check(task="Linear_ReLU.backward", points=1)
+def linear_relu_backward_images_ties(ctx: Context) -> None:
+    """Integer k-dimensional input x (3, 2, 2), many pre-activations exactly 0; vs the reference."""
+    x = _integers((3, 2, 2), 122, -2, 2)
+    w, b = _integers((4, 5), 123, -2, 2), _integers((5,), 124, -1, 1)
+    dout = _randn((3, 5), seed=125)
+    _linear_relu_backward_stored(ctx, x, w, b, dout)
+
+
+@check(task="softmax_loss", points=1)
+def softmax_loss_float32_batch_of_one(ctx: Context) -> None:
+    """One float32 example with 7 classes: loss is a 0-dim float32 tensor, dx (1, 7) float32."""
+    x = _randn((1, 7), seed=131, dtype=torch.float32, scale=3.0)
+    _softmax_stored(ctx, x, torch.tensor([4]))
+
+
+@check(task="softmax_loss", points=1)
+def softmax_loss_input_unchanged(ctx: Context) -> None:
+    """The scores x are not modified in place (x -= x.max(...) ...); x (4, 5)."""
+    _softmax_stored(ctx, _randn((4, 5), seed=132, scale=2.0), _labels(4, 5, seed=133), keep_inputs=True)
+
+
+@check(task="svm_loss", points=1)
+def svm_loss_margin_ties(ctx: Context) -> None:
+    """Integer scores with margins exactly 0 (they add 0 to the loss and to dx); (6, 5)."""
+    x = torch.cat([torch.tensor([[1.0, 2.0, 0.0, 1.0, 2.0]]), _integers((5, 5), 141, -2, 2)]).double()
+    y = torch.cat([torch.tensor([1]), _labels(5, 5, seed=142)])
+    _svm_stored(ctx, x, y)
+
+
+@check(task="svm_loss", points=1)
+def svm_loss_input_unchanged(ctx: Context) -> None:
+    """The scores x are not modified in place; x (4, 6)."""
+    _svm_stored(ctx, _randn((4, 6), seed=143), _labels(4, 6, seed=144), keep_inputs=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------
+
+
+@check(task="TwoLayerNet.__init__", points=1)
+def two_layer_init_float64(ctx: Context) -> None:
+    """dtype=torch.float64: every parameter is float64 (shapes and zero biases as usual)."""
+    _check_init_layout(
+        ctx, "TwoLayerNet", input_dim=7, hidden_dim=5, num_classes=3, weight_scale=0.2, dtype=torch.float64
+    )
+
+
+def _stored_model_loss(ctx: Context, cls: str, dims, X: torch.Tensor, y, reg: float, seed: int) -> None:
+    params = _net_params(dims, seed=seed, dtype=X.dtype)
+    expected = _expected_model_loss(ctx, cls, dims, params, X, y, reg)
+    _check_model_loss(ctx, cls, dims, params, X, y, reg, expected)
+
+
+@check(task="TwoLayerNet.loss", points=1)
+def two_layer_loss_reg_images(ctx: Context) -> None:
+    """reg = 0.7 with X (3, 2, 2, 2): L2 on W1 and W2 only, reg * W in their gradients."""
+    X, y = _randn((3, 2, 2, 2), seed=151), _labels(3, 4, seed=152)
+    _stored_model_loss(ctx, "TwoLayerNet", (8, 6, 4), X, y, 0.7, seed=153)
+
+
+@check(task="TwoLayerNet.loss", points=1)
+def two_layer_loss_float32_batch_of_one(ctx: Context) -> None:
+    """One float32 example, reg = 0.3: loss and gradients stay float32."""
+    X, y = _randn((1, 5), seed=154, dtype=torch.float32), torch.tensor([2])
+    _stored_model_loss(ctx, "TwoLayerNet", (5, 4, 3), X, y, 0.3, seed=155)
+
+
+@check(task="FullyConnectedNet.__init__", points=1)
+def fcn_init_float64_no_hidden(ctx: Context) -> None:
+    """hidden_dims=[] and dtype=torch.float64: a single layer W1 (D, C), b1 (C,), float64."""
+    _check_init_layout(ctx, "FullyConnectedNet", [], input_dim=5, num_classes=3, dtype=torch.float64)
+
+
+@check(task="FullyConnectedNet.__init__", points=1)
+def fcn_init_seed_keeps_global_rng(ctx: Context) -> None:
+    """With a seed the weights come from a private generator: the global RNG state is untouched."""
+    before = ctx.student.call("solver.torch.get_rng_state")
+    _, case = _construct(ctx, "FullyConnectedNet", [4, 3], input_dim=5, num_classes=2, seed=7)
+    after = ctx.student.call("solver.torch.get_rng_state")
+    compare.that(
+        torch.equal(before, after),
+        case,
+        "the global random number generator changed.",
+        hint="use g = torch.Generator(device=device).manual_seed(seed) and randn(..., generator=g); "
+        "never torch.manual_seed(seed).",
+    )
+
+
+@check(task="FullyConnectedNet.loss", points=2)
+def fcn_loss_reg_deep_images(ctx: Context) -> None:
+    """Four hidden layers, reg = 0.5, X (4, 2, 3, 2): L2 on every W (not b); vs the reference."""
+    X, y = _randn((4, 2, 3, 2), seed=161), _labels(4, 3, seed=162)
+    _stored_model_loss(ctx, "FullyConnectedNet", (12, 5, 4, 4, 3, 3), X, y, 0.5, seed=163)
+
+
+@check(task="FullyConnectedNet.loss", points=1)
+def fcn_loss_float32_no_hidden(ctx: Context) -> None:
+    """hidden_dims=[] (softmax regression), float32, reg = 0.2: loss and gradients stay float32."""
+    X, y = _randn((2, 5), seed=164, dtype=torch.float32), torch.tensor([0, 2])
+    _stored_model_loss(ctx, "FullyConnectedNet", (5, 3), X, y, 0.2, seed=165)
+
+
+# --------------------------------------------------------------------------------------------
+# Hyperparameters
+# --------------------------------------------------------------------------------------------
+
+
+@check(task="get_three_layer_network_params", points=1, timeout=60)
+def three_layer_overfits_other_seeds(ctx: Context) -> None:
+    """The protocol of the docstring with seeds 3, 4 and 5 ("for every seed")."""
+    _check_overfit(ctx, "get_three_layer_network_params", [100, 100], seeds=(3, 4, 5))
+
+
+@check(task="get_five_layer_network_params", points=1, timeout=60)
+def five_layer_overfits_other_seeds(ctx: Context) -> None:
+    """The protocol of the docstring with seeds 3, 4 and 5 ("for every seed")."""
+    _check_overfit(ctx, "get_five_layer_network_params", [100, 100, 100, 100], seeds=(3, 4, 5))
+
+
+@check(task="create_solver_instance", points=1)
+def create_solver_image_shaped_data(ctx: Context) -> None:
+    """Data with X_train (20, 1, 8, 8): input_dim is the product of X_train.shape[1:] = 64."""
+    data = _digits(ctx)
+    model_args, settings, case = _solver_setup(ctx, _tiny(data, shape=(1, 8, 8)))
+    _validate_setup(model_args, settings, 64, data["X_train"].shape[0], case)
+
+
+@check(task="create_solver_instance", points=1)
+def create_solver_passes_dtype(ctx: Context) -> None:
+    """create_solver_instance(data, dtype=torch.float64) builds a float64 TwoLayerNet."""
+    model_args, _, case = _solver_setup(ctx, _tiny(_digits(ctx)), dtype=torch.float64)
+    case = case.removesuffix(")") + ", dtype=torch.float64)"
+    dtype = model_args.get("dtype")
+    compare.that(
+        dtype == torch.float64,
+        case,
+        "the TwoLayerNet was not created with dtype=torch.float64.",
+        hint="pass dtype=dtype and device=device on to TwoLayerNet.",
+    )
