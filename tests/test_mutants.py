@@ -5,15 +5,16 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import tests.mutants as catalogs
 from grader import paths
-from grader.checks.reference import load_reference
-from grader.checks.registry import load_checks
-from grader.checks.run import grade
+from grader.checks import registry
+from grader.checks.reference import ReferenceStore, load_reference
+from grader.checks.runner import CheckRunner, assemble_lib, submission_lib
 from grader.runner.launch import SandboxPolicy
 from tests.mutants import Mutant
 
@@ -27,7 +28,18 @@ def all_mutants() -> list[Mutant]:
 
 MUTANTS = all_mutants()
 REFERENCE = load_reference()
-LOCAL = SandboxPolicy(use_bwrap=False)
+CHECKS = registry.load_checks()
+
+
+@pytest.fixture(scope="module")
+def runner() -> Iterator[CheckRunner]:
+    """One warm child for all mutants: each session imports the mutated files of its own folder."""
+    store = ReferenceStore("grade", REFERENCE)
+    with (
+        submission_lib(paths.SOLUTIONS) as (lib, _),
+        CheckRunner(lib, SandboxPolicy(use_bwrap=False), REFERENCE, store) as warm,
+    ):
+        yield warm
 
 
 def test_catalog_is_large_and_unique():
@@ -36,23 +48,27 @@ def test_catalog_is_large_and_unique():
     assert len(MUTANTS) >= 40
 
 
+def test_every_check_catches_some_mutant():
+    caught = {name for m in MUTANTS for name in m.caught_by}
+    idle = sorted(c.name for c in CHECKS if c.name not in caught)
+    assert not idle, f"checks no mutant shows to be able to fail: {idle}"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
-def test_mutant_is_caught(mutant: Mutant, tmp_path: Path):
-    submission = tmp_path / "course_lib"
-    submission.mkdir()
+def test_mutant_is_caught(mutant: Mutant, tmp_path: Path, runner: CheckRunner):
+    sources = tmp_path / "sources"
+    sources.mkdir()
     for module in paths.TASK_MODULES:
-        shutil.copyfile(paths.SOLUTION_LIB / f"{module}.py", submission / f"{module}.py")
-    target = submission / f"{mutant.module}.py"
+        shutil.copyfile(paths.SOLUTION_LIB / f"{module}.py", sources / f"{module}.py")
+    target = sources / f"{mutant.module}.py"
     target.write_text(mutant.apply(target.read_text()))
+    assemble_lib(sources, tmp_path / "lib")
 
-    results = grade(tmp_path, hidden=True, policy=LOCAL, reference=REFERENCE, tasks=_tasks_of(mutant))
+    tasks = {c.task.name for c in CHECKS if c.name in mutant.caught_by}
+    results = runner.run(registry.select(CHECKS, tasks=tasks), lib=tmp_path / "lib")
     failed = {r.check for r in results if not r.passed}
     unknown = set(mutant.caught_by) - {r.check for r in results}
-    assert not unknown, f"caught_by names checks that do not exist for these tasks: {sorted(unknown)}"
+    assert not unknown, f"caught_by names checks that do not exist: {sorted(unknown)}"
     missed = set(mutant.caught_by) - failed
     assert not missed, f"{mutant.name} ({mutant.why}) was not caught by {sorted(missed)}; failing: {sorted(failed)}"
-
-
-def _tasks_of(mutant: Mutant) -> list[str]:
-    return sorted({c.task.name for c in load_checks() if c.name in mutant.caught_by})

@@ -138,7 +138,11 @@ def install_stand_ins(session: Session, spec: dict[str, Any]) -> None:
     functions forward to the parent's reference implementation.
     ``spec["recorders"]``: ["module.Class"] — the class is replaced by one that only records
     its constructor arguments (``args``, ``kwargs``) and has empty ``params``.
+    ``spec["lib"]``: a folder holding another ``course_lib`` whose task modules this session
+    imports (unsandboxed runs only: lets one warm zygote serve many submissions).
     """
+    if "lib" in spec:
+        importlib.import_module(PACKAGE).__path__ = [os.path.join(spec["lib"], PACKAGE)]
     for module, names in spec.get("proxies", {}).items():
         proxy = types.ModuleType(f"{PACKAGE}.{module}")
         for name in names:
