@@ -287,16 +287,26 @@ class FullyConnectedNet(_Checkpointable):
 
         loss, dscores = softmax_loss(scores, y)
         weights = [self.params[f"W{i}"] for i in range(1, L + 1)]
-        loss = loss + 0.5 * self.reg * sum((W * W).sum() for W in weights)
+        if self.reg:
+            loss = loss + 0.5 * self.reg * sum((W * W).sum() for W in weights)
         grads = {}
         dout, grads[f"W{L}"], grads[f"b{L}"] = Linear.backward(dscores, last_cache)
         for i in range(L - 1, 0, -1):
             cache, dropout_cache = caches[i - 1]
             if self.use_dropout:
                 dout = Dropout.backward(dout, dropout_cache)
-            dout, grads[f"W{i}"], grads[f"b{i}"] = Linear_ReLU.backward(dout, cache)
-        for i, W in enumerate(weights, start=1):
-            grads[f"W{i}"] = grads[f"W{i}"] + self.reg * W
+            if i > 1:
+                dout, grads[f"W{i}"], grads[f"b{i}"] = Linear_ReLU.backward(dout, cache)
+            else:
+                # Nothing needs the gradient with respect to X: skip the largest product of the
+                # backward pass and compute only the first layer's parameter gradients.
+                (x, w, _), relu_cache = cache
+                da = ReLU.backward(dout, relu_cache)
+                grads["W1"] = x.reshape(x.shape[0], w.shape[0]).T @ da
+                grads["b1"] = da.sum(dim=0)
+        if self.reg:
+            for i, W in enumerate(weights, start=1):
+                grads[f"W{i}"] = grads[f"W{i}"] + self.reg * W
         return loss, grads
         ### END SOLUTION
 

@@ -18,7 +18,7 @@ _FORWARD_LOOP = (
 _BACKWARD_LOOP = (
     "            if self.use_dropout:\n"
     "                dout = Dropout.backward(dout, dropout_cache)\n"
-    '            dout, grads[f"W{i}"], grads[f"b{i}"] = Linear_ReLU.backward(dout, cache)\n'
+    "            if i > 1:\n"
 )
 _LOOPS_START = _FORWARD_LOOP + "            caches.append((cache, dropout_cache))\n"
 
