@@ -58,3 +58,23 @@ def test_randomized_checks_pass_for_100_seeds():
         for seed in range(100):
             failures = [f"{r.check}: {r.message}" for r in runner.run(randomized, seed) if not r.passed]
             assert not failures, f"seed {seed}:\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize(
+    ("module", "old", "new", "broken"),
+    [
+        ("layers", "dx = dout * (x > 0)", "dx = dout * (x >= 0)", {"ReLU.backward"}),
+        ("layers", "db = dout.sum(dim=0)", "db = dout.sum(dim=1)", {"Linear.backward"}),
+    ],
+)
+def test_a_bug_costs_only_its_own_task(module, old, new, broken, tmp_path):
+    """No cascade: Linear_ReLU, the networks and every other task keep their points."""
+    lib = tmp_path / "course_lib"
+    lib.mkdir()
+    for name in paths.TASK_MODULES:
+        source = (paths.SOLUTION_LIB / f"{name}.py").read_text()
+        (lib / f"{name}.py").write_text(source.replace(old, new) if name == module else source)
+    assert old in (paths.SOLUTION_LIB / f"{module}.py").read_text()
+    results = grade(tmp_path, ["a1_fully_connected"], hidden=True, policy=LOCAL, reference=REFERENCE)
+    losing = {r.task for r in results if not r.passed}
+    assert losing == broken

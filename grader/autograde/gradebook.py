@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import warnings
 from pathlib import Path
 
 from grader import paths
@@ -71,8 +72,11 @@ def record(
 ) -> None:
     """Create or update ``student``'s submission: autograded task scores; answers await manual grading."""
     from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy.exc import SAWarning
 
-    with Gradebook(url) as gradebook:
+    # nbgrader's add_submission triggers SQLAlchemy autoflush warnings that are harmless here.
+    with warnings.catch_warnings(), Gradebook(url) as gradebook:
+        warnings.simplefilter("ignore", SAWarning)
         gradebook.update_or_create_student(student)
         try:
             submission = gradebook.find_submission(assignment, student)

@@ -98,8 +98,16 @@ def submission_lib(submission: Path) -> Iterator[tuple[Path, list[str]]]:
 
 
 def _setup_for(check: Check, reference: ReferenceLib | None, lib: Path | None = None) -> dict[str, Any]:
-    proxies = {module: reference.callables(module) for module in check.task.uses} if reference else {}
-    setup: dict[str, Any] = {"proxies": proxies, "recorders": list(check.task.recorders)}
+    proxies: dict[str, list[str]] = {}
+    patches: dict[str, list[str]] = {}
+    for use in check.task.uses if reference else ():
+        module, _, owner = use.partition(".")
+        if owner:  # one class of a module the student's task shares
+            names = [name for name in reference.callables(module) if name.startswith(f"{owner}.")]
+            patches.setdefault(module, []).extend(names)
+        else:  # a whole module the task imports
+            proxies[module] = reference.callables(module)
+    setup: dict[str, Any] = {"proxies": proxies, "patches": patches, "recorders": list(check.task.recorders)}
     if lib is not None:
         setup["lib"] = str(lib)
     return setup

@@ -1,8 +1,9 @@
 """The tasks students implement: which module holds each, and what grading it substitutes.
 
-``uses``: modules of ``course_lib`` that the task calls; while the task is graded they are
-replaced by the reference implementation (through callbacks to the grader), so a bug in an
-earlier task costs its own points only. ``recorders``: classes replaced by stand-ins that only
+``uses``: modules of ``course_lib`` (``"layers"``) or classes in the task's own module
+(``"layers.Linear"``) that the task calls; while the task is graded they are replaced by the
+reference implementation (through callbacks to the grader), so a bug in an earlier task costs
+its own points only. ``recorders``: classes replaced by stand-ins that only
 record their constructor arguments (for tasks that configure a model rather than run it).
 A test checks that this table names exactly the tasks marked in ``solutions/course_lib``.
 """
@@ -33,8 +34,13 @@ _LAYER_TASKS = [
 ]  # fmt: skip
 _OPTIMIZER_TASKS = ["sgd_momentum", "nesterov_momentum", "adagrad", "rmsprop", "adam", "adamw"]
 
+_SANDWICH = ("layers.Linear", "layers.ReLU")
+
 TASKS: dict[str, Task] = {
-    **{name: Task(name, "layers") for name in _LAYER_TASKS},
+    **{
+        name: Task(name, "layers", uses=_SANDWICH if name.startswith("Linear_ReLU") else ())
+        for name in _LAYER_TASKS
+    },
     "TwoLayerNet.__init__": Task("TwoLayerNet.__init__", "fc_net", uses=("layers",)),
     "TwoLayerNet.loss": Task("TwoLayerNet.loss", "fc_net", uses=("layers",)),
     "FullyConnectedNet.__init__": Task("FullyConnectedNet.__init__", "fc_net", uses=("layers",)),

@@ -136,6 +136,9 @@ def install_stand_ins(session: Session, spec: dict[str, Any]) -> None:
 
     ``spec["proxies"]``: {module: [qualified names]} — the module is replaced by one whose
     functions forward to the parent's reference implementation.
+    ``spec["patches"]``: {module: ["Class.method", ...]} — after the student's module is
+    imported, each named class in it is replaced by one whose methods forward to the reference
+    (so ``Linear_ReLU`` is graded on top of the reference ``Linear`` and ``ReLU``).
     ``spec["recorders"]``: ["module.Class"] — the class is replaced by one that only records
     its constructor arguments (``args``, ``kwargs``) and has empty ``params``.
     ``spec["lib"]``: a folder holding another ``course_lib`` whose task modules this session
@@ -158,6 +161,14 @@ def install_stand_ins(session: Session, spec: dict[str, Any]) -> None:
     for qualified in spec.get("recorders", []):
         module, _, name = qualified.rpartition(".")
         setattr(importlib.import_module(f"{PACKAGE}.{module}"), name, type(name, (Recorder,), {}))
+    for module, names in spec.get("patches", {}).items():
+        loaded = importlib.import_module(f"{PACKAGE}.{module}")
+        for owner_name in {name.partition(".")[0] for name in names}:
+            methods = [name.partition(".")[2] for name in names if name.partition(".")[0] == owner_name]
+            members = {
+                m: staticmethod(forwarding_function(session, f"{module}.{owner_name}.{m}")) for m in methods
+            }
+            setattr(loaded, owner_name, type(owner_name, (), members))
 
 
 def forwarding_function(session: Session, target: str) -> Any:

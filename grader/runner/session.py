@@ -164,9 +164,9 @@ class Sandbox:
 
 
 def _allowed_callbacks(setup: dict[str, Any]) -> frozenset[str]:
-    return frozenset(
-        f"{module}.{name}" for module, names in setup.get("proxies", {}).items() for name in names
-    )
+    """Reference functions the session may call back: exactly those its stand-ins forward to."""
+    stand_ins = [*setup.get("proxies", {}).items(), *setup.get("patches", {}).items()]
+    return frozenset(f"{module}.{name}" for module, names in stand_ins for name in names)
 
 
 class Session:
