@@ -7,4 +7,4 @@ bash scripts/setup.sh
 ruff check .
 python -m grader release --check
 python -m grader references --check
-python -m pytest -q "$@"
+python -m pytest -q -n 2 --dist loadgroup "$@"
