@@ -25,7 +25,7 @@ import nbformat
 
 from grader.autograde import gradebook, reports
 from grader.autograde.intake import Submission, intake, student_id_for
-from grader.autograde.notebooks import execute, restore_locked_cells, sanitize_outputs
+from grader.autograde.notebooks import execute, restore_locked_cells, sanitize_outputs, trusted_metadata
 from grader.checks import registry
 from grader.checks.reference import ReferenceStore, load_reference
 from grader.checks.runner import CheckResult, CheckRunner, submission_lib
@@ -42,6 +42,9 @@ class BatchOptions:
     execute_notebooks: bool = True
     notebook_timeout: float = 300.0
     force: bool = False
+    #: Wall-clock seconds for all checks of one upload (None: unlimited). A submission that hangs
+    #: at import would otherwise cost every check's timeout plus a sandbox restart per check.
+    check_budget: float | None = 600.0
 
 
 def upload_digest(upload: Path) -> str:
@@ -101,16 +104,29 @@ def _grade_notebooks(
         except Exception as error:  # invalid JSON, wrong schema, bad encoding: all reported the same way
             notebook = nbformat.read(release / f"{name}.ipynb", as_version=4)
             problem = f"notebook unreadable ({type(error).__name__}); the released version is shown instead"
-        notebook = restore_locked_cells(notebook, options.assignment, name, db_url)
-        if options.execute_notebooks and not problem:
-            notebook, problem = execute(
-                notebook,
-                options.assignment,
-                f"{name}.ipynb",
-                lib_dir,
-                options.policy,
-                options.notebook_timeout,
+        released = nbformat.read(release / f"{name}.ipynb", as_version=4)
+        try:
+            notebook = restore_locked_cells(
+                trusted_metadata(notebook, released), options.assignment, name, db_url
             )
+        except Exception as error:  # nbgrader cannot repair it: never let that cost the check results
+            notebook = released
+            problem = problem or (
+                f"nbgrader could not repair the notebook ({type(error).__name__}); the released version is shown instead"
+            )
+        if options.execute_notebooks and not problem:
+            try:
+                notebook, problem = execute(
+                    notebook,
+                    options.assignment,
+                    f"{name}.ipynb",
+                    lib_dir,
+                    options.policy,
+                    options.notebook_timeout,
+                )
+            except Exception as error:
+                notebook = sanitize_outputs(notebook, notebook)
+                problem = f"the notebook could not be executed ({type(error).__name__})"
         else:
             notebook = sanitize_outputs(notebook, notebook)
         nbformat.write(notebook, target / f"{name}.ipynb")
@@ -132,7 +148,7 @@ def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Se
             store = ReferenceStore("grade", reference)
             with (
                 submission_lib(submission.root) as (lib_dir, _),
-                CheckRunner(lib_dir, options.policy, reference, store) as runner,
+                CheckRunner(lib_dir, options.policy, reference, store, options.check_budget) as runner,
             ):
                 results = runner.run(checks)
                 notebook_problems = _grade_notebooks(submission, lib_dir, options, db_url, notebooks)
@@ -171,9 +187,11 @@ def _done(upload: Path, options: BatchOptions) -> bool:
         stored = json.loads(path.read_text())
     except ValueError:
         return False
+    crashed = any(str(p).startswith("grading failed") for p in stored.get("problems", []))
     return (
         stored.get("upload_sha256") == upload_digest(upload)
         and stored.get("assignment") == options.assignment
+        and not crashed  # a grader failure (a worker killed ...) is retried, not kept as the grade
     )
 
 
@@ -198,10 +216,15 @@ def autograde(
                 result = future.result()
             except Exception as error:  # a worker died or the grader broke: record it, continue
                 result = _crashed(upload, options, error)
-            reports.write_student(result, options.out)
-            gradebook.record(
-                db_url, options.assignment, result["student"], result["tasks"], result["timestamp"]
-            )
+            try:
+                reports.write_student(result, options.out)
+                gradebook.record(
+                    db_url, options.assignment, result["student"], result["tasks"], result["timestamp"]
+                )
+            except Exception as error:  # one student's record must not stop the batch; a re-run retries it
+                (options.out / "results" / f"{result['student']}.json").unlink(missing_ok=True)
+                print(f"could not record {result['student']}: {type(error).__name__}: {error}", flush=True)
+                continue
             print(
                 f"[{number}/{len(pending)}] {result['student']}: {result['score']:g}/{result['max_score']:g}"
                 f" ({result['seconds']:.1f} s){'  problems: ' + '; '.join(result['problems']) if result['problems'] else ''}",

@@ -48,6 +48,8 @@ def allowed_paths(assignment: str) -> tuple[set[str], str]:
 
 
 def _wanted(name: str, assignment: str) -> bool:
+    if not name.isprintable():
+        return False
     task_files, notebook_dir = allowed_paths(assignment)
     if name in task_files or name == MANIFEST:
         return True
@@ -65,8 +67,10 @@ def _strip_wrapper(names: list[str]) -> str:
 
 
 def _safe_name(name: str) -> bool:
+    """Relative, no ``..``, no backslash, and printable (no NUL, newline or terminal escapes: names
+    end up in reports, in the grader's terminal and on the instructor's disk)."""
     path = PurePosixPath(name)
-    return not path.is_absolute() and ".." not in path.parts and "\\" not in name and "\x00" not in name
+    return not path.is_absolute() and ".." not in path.parts and "\\" not in name and name.isprintable()
 
 
 def unpack_zip(archive: Path, student: str, assignment: str, dest: Path) -> Submission:
@@ -126,6 +130,7 @@ def unpack_zip(archive: Path, student: str, assignment: str, dest: Path) -> Subm
 def copy_folder(folder: Path, student: str, assignment: str, dest: Path) -> Submission:
     """Take the allowed files of an already unpacked submission folder."""
     submission = Submission(student, assignment, dest)
+    dest.mkdir(parents=True, exist_ok=True)  # even when nothing is taken (the batch copies dest)
     for source in sorted(folder.rglob("*")):
         name = source.relative_to(folder).as_posix()
         if source.is_symlink() or not source.is_file() or not _wanted(name, assignment):

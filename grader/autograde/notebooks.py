@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import os
 import shutil
 import signal
@@ -37,6 +38,43 @@ def restore_locked_cells(notebook: Any, assignment: str, name: str, db_url: str)
     resources = {"nbgrader": {"notebook": name, "assignment": assignment, "db_url": db_url}}
     for preprocessor in (OverwriteKernelspec(), OverwriteCells(add_missing_cells=True), CheckCellMetadata()):
         notebook, resources = preprocessor.preprocess(notebook, resources)
+    return notebook
+
+
+def trusted_metadata(notebook: Any, released: Any) -> Any:
+    """Give every cell the nbgrader metadata of the released notebook, or none.
+
+    A student can edit any cell's metadata: forge grade ids and points, duplicate or unlock grade
+    cells, or write values that make nbgrader's own repair raise. Only the release is trusted:
+    the first cell carrying a released grade id gets that cell's released metadata (and cell
+    type), every other cell loses its nbgrader metadata, and nbgrader's repair then restores
+    locked sources and re-adds missing grade cells as usual.
+    """
+    trusted: dict[str, tuple[str, Any]] = {}
+    for cell in released.cells:
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if isinstance(meta, dict) and isinstance(meta.get("grade_id"), str):
+            trusted.setdefault(meta["grade_id"], (cell.cell_type, meta))
+    seen: set[str] = set()
+    for cell in notebook.cells:
+        metadata = cell.get("metadata")
+        if not isinstance(metadata, dict) or "nbgrader" not in metadata:
+            continue
+        meta = metadata["nbgrader"]
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if isinstance(grade_id, str) and grade_id in trusted and grade_id not in seen:
+            kind, released_meta = trusted[grade_id]
+            metadata["nbgrader"] = copy.deepcopy(released_meta)
+            seen.add(grade_id)
+            if cell.cell_type != kind:  # e.g. a markdown answer turned into code: turn it back
+                cell.cell_type = kind
+                for key in ("outputs", "execution_count", "attachments"):
+                    cell.pop(key, None)
+                if kind == "code":
+                    cell.outputs, cell.execution_count = [], None
+            continue
+        del metadata["nbgrader"]
+    notebook.metadata.pop("nbgrader", None)
     return notebook
 
 
@@ -102,17 +140,28 @@ def execute(
         folder = work / "assignments" / assignment
         folder.mkdir(parents=True)
         nbformat.write(notebook, folder / name)
+        result_path = folder / "executed.ipynb"
+        result_path.touch()
         for path in [work, *work.rglob("*")]:
             path.chmod(0o777 if path.is_dir() else 0o666)
         use_bwrap = policy.use_bwrap and launch.bwrap_path() is not None
         cell_timeout = str(int(max(timeout / 2, 30)))
         uid = str(launch.sandbox_uid() or "") if use_bwrap else ""
         if use_bwrap:
-            prefix = launch.bwrap_prefix(
-                [launch.Mount(work, WORK, writable=True), launch.Mount(SHIM, f"{WORK}/grader")],
-                workdir=f"{WORK}/assignments/{assignment}",
-            )
+            # Nothing of the host is writable but the one result file (at most RLIMIT_FSIZE): the
+            # notebook's folder is a size-limited tmpfs, course_lib and the notebook are read-only.
             inside = f"{WORK}/assignments/{assignment}"
+            prefix = launch.bwrap_prefix(
+                [
+                    launch.Mount(work / "course_lib", f"{WORK}/course_lib"),
+                    launch.Mount(SHIM, f"{WORK}/grader"),
+                    launch.Mount(Path(), inside, tmpfs_bytes=policy.limits.scratch_bytes),
+                    launch.Mount(folder / name, f"{inside}/{name}"),
+                    launch.Mount(result_path, f"{inside}/executed.ipynb", writable=True),
+                ],
+                workdir=inside,
+                scratch_bytes=policy.limits.scratch_bytes,
+            )
             command = [*prefix, sys.executable, "-I", f"{launch.SANDBOX_RUNNER}/run_notebook.py"]
         else:
             shutil.copytree(SHIM, work / "grader")
@@ -126,11 +175,10 @@ def execute(
             cell_timeout,
         ]
         problem = _run(command, timeout, cwd=folder)
-        result_path = folder / "executed.ipynb"
         if (
             not result_path.is_file()
             or result_path.is_symlink()
-            or result_path.stat().st_size > MAX_NOTEBOOK_BYTES
+            or not 0 < result_path.stat().st_size <= MAX_NOTEBOOK_BYTES
         ):
             return notebook, problem or "the notebook produced no readable result"
         try:

@@ -31,6 +31,13 @@ def _check_line(check: dict[str, Any]) -> tuple[str, str]:
     return f"{status} {check['check']} ({points})", "" if check["passed"] else check["message"]
 
 
+def _one_line(text: str) -> str:
+    """Student-controlled text (exception messages, file names) kept on its own bullet line, so it
+    cannot forge headings, PASS lines or a score in the Markdown feedback; "<" is escaped so a
+    Markdown renderer shows tags instead of running them."""
+    return " ".join(text.split()).replace("<", "&lt;")
+
+
 def feedback_markdown(result: Result) -> str:
     lines = [
         f"# {result['assignment']}: feedback for {result['student']}",
@@ -40,13 +47,15 @@ def feedback_markdown(result: Result) -> str:
         "",
     ]
     if result["problems"]:
-        lines += ["## Problems with the submission", ""] + [f"- {p}" for p in result["problems"]] + [""]
+        lines += (
+            ["## Problems with the submission", ""] + [f"- {_one_line(p)}" for p in result["problems"]] + [""]
+        )
     for task, checks in _tasks(result).items():
         earned, possible = sum(c["points"] for c in checks), sum(c["max_points"] for c in checks)
         lines += [f"## {task}: {earned:g}/{possible:g}", ""]
         for check in checks:
             label, message = _check_line(check)
-            lines.append(f"- {label}" + (f": {message}" if message else ""))
+            lines.append(f"- {label}" + (f": {_one_line(message)}" if message else ""))
         lines.append("")
     return "\n".join(lines)
 

@@ -2,7 +2,7 @@
 
 Inside the sandbox the child sees, read-only, only the Python runtime, the shared libraries,
 ``grader/runner`` (this protocol code, no checks, no references) and the submission's
-``course_lib``; a private ``/tmp`` is its only writable place. It has no network, its own PID,
+``course_lib``; a private, size-limited ``/tmp`` is its only writable place. It has no network, its own PID,
 IPC and UTS namespaces, no capabilities once it has switched to an unprivileged uid, and
 rlimits on CPU time, address space, processes, file size and open files.
 """
@@ -32,6 +32,9 @@ class Limits:
     processes: int = 64
     file_size_bytes: int = 64 * 1024**2
     open_files: int = 256
+    #: Size of every writable file system inside the sandbox (/tmp, the notebook's folder). They
+    #: are tmpfs: memory that RLIMIT_AS does not count, or (unbounded) the host's disk.
+    scratch_bytes: int = 512 * 1024**2
 
     def as_json(self) -> str:
         return json.dumps(asdict(self))
@@ -103,14 +106,18 @@ def _ancestors(path: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Mount:
-    """A host path made visible at ``target`` inside the sandbox (read-only unless ``writable``)."""
+    """A host path made visible at ``target`` inside the sandbox (read-only unless ``writable``),
+    or, with ``tmpfs_bytes``, an empty scratch tmpfs of that size that everyone may write."""
 
     source: Path
     target: str
     writable: bool = False
+    tmpfs_bytes: int | None = None
 
 
-def bwrap_prefix(mounts: list[Mount], workdir: str = "/tmp") -> list[str]:
+def bwrap_prefix(
+    mounts: list[Mount], workdir: str = "/tmp", scratch_bytes: int = Limits.scratch_bytes
+) -> list[str]:
     """bubblewrap options for the isolation described in the module docstring, up to the command."""
     binary = bwrap_path()
     if binary is None:
@@ -123,7 +130,7 @@ def bwrap_prefix(mounts: list[Mount], workdir: str = "/tmp") -> list[str]:
         "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
         "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
         "--proc", "/proc", "--dev", "/dev",
-        "--perms", "1777", "--tmpfs", "/tmp",
+        "--perms", "1777", "--size", str(scratch_bytes), "--tmpfs", "/tmp",
     ]  # fmt: skip
     created: set[str] = {"/usr", "/tmp"}
     all_mounts = [Mount(Path(p), p) for p in _runtime_paths()] + [Mount(RUNNER_DIR, SANDBOX_RUNNER), *mounts]
@@ -132,7 +139,10 @@ def bwrap_prefix(mounts: list[Mount], workdir: str = "/tmp") -> list[str]:
             if ancestor not in created:
                 argv += ["--perms", "0755", "--dir", ancestor]
                 created.add(ancestor)
-        argv += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
+        if mount.tmpfs_bytes is not None:
+            argv += ["--perms", "1777", "--size", str(mount.tmpfs_bytes), "--tmpfs", mount.target]
+        else:
+            argv += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
         created.add(mount.target)
     for path in _masked_paths():
         argv += ["--tmpfs", path]
@@ -145,7 +155,7 @@ def bwrap_prefix(mounts: list[Mount], workdir: str = "/tmp") -> list[str]:
 
 def bwrap_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
     """The full command line that starts the child zygote inside bubblewrap."""
-    argv = bwrap_prefix([Mount(lib_dir, SANDBOX_LIB)])
+    argv = bwrap_prefix([Mount(lib_dir, SANDBOX_LIB)], scratch_bytes=limits.scratch_bytes)
     script = f"{SANDBOX_RUNNER}/child.py"
     return [
         *argv,
