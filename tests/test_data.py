@@ -34,10 +34,33 @@ def _int(value: int) -> bytes:
 def _py2_batch(images: np.ndarray, labels: list[int]) -> bytes:
     """``{'data': images, 'labels': labels}`` as Python 2's cPickle (protocol 2) wrote CIFAR-10."""
     n, d = images.shape
-    dtype = (b"cnumpy\ndtype\n" + _string(b"u1") + b"\x89\x88\x87R("
-             + _int(3) + _string(b"|") + b"NNN" + _int(-1) + _int(-1) + _int(0) + b"tb")
-    array = (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n" + _int(0) + b"\x85" + _string(b"b")
-             + b"\x87R(" + _int(1) + _int(n) + _int(d) + b"\x86" + dtype + b"\x89" + _string(images.tobytes()) + b"tb")
+    dtype = (
+        b"cnumpy\ndtype\n"
+        + _string(b"u1")
+        + b"\x89\x88\x87R("
+        + _int(3)
+        + _string(b"|")
+        + b"NNN"
+        + _int(-1)
+        + _int(-1)
+        + _int(0)
+        + b"tb"
+    )
+    array = (
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+        + _int(0)
+        + b"\x85"
+        + _string(b"b")
+        + b"\x87R("
+        + _int(1)
+        + _int(n)
+        + _int(d)
+        + b"\x86"
+        + dtype
+        + b"\x89"
+        + _string(images.tobytes())
+        + b"tb"
+    )
     label_list = b"](" + b"".join(_int(v) for v in labels) + b"e"
     return b"\x80\x02}(" + _string(b"data") + array + _string(b"labels") + label_list + b"u."
 
@@ -54,7 +77,9 @@ def _make_archive(path: Path, *, skip: str | None = None, replace: dict[str, byt
             files[name] = pickle.dumps({b"data": images[chunk], b"labels": labels[chunk]}, protocol=4)
         else:
             files[name] = _py2_batch(images[chunk], labels[chunk])
-    files["batches.meta"] = pickle.dumps({b"label_names": [n.encode() for n in CLASS_NAMES], b"num_vis": 3072})
+    files["batches.meta"] = pickle.dumps(
+        {b"label_names": [n.encode() for n in CLASS_NAMES], b"num_vis": 3072}
+    )
     files.update(replace or {})
     files.pop(skip, None)
     path.parent.mkdir(parents=True, exist_ok=True)

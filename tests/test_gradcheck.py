@@ -29,7 +29,9 @@ def test_matmul_and_output_aliasing_x():
     x, w, dout = _x(4, 3), _x(3, 6, seed=1), _x(4, 6, seed=2)
     assert rel_error(compute_numeric_gradient(lambda t: t @ w, x, dout), dout @ w.T) < 1e-7
     # f returning (a view of) x itself must still work: f(x + h e_i) is copied before x changes
-    assert rel_error(compute_numeric_gradient(lambda t: t.T, x, dout[:, :3].T.contiguous()), dout[:, :3]) < 1e-7
+    assert (
+        rel_error(compute_numeric_gradient(lambda t: t.T, x, dout[:, :3].T.contiguous()), dout[:, :3]) < 1e-7
+    )
 
 
 def test_x_is_left_unmodified_also_when_f_raises():

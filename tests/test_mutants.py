@@ -71,4 +71,6 @@ def test_mutant_is_caught(mutant: Mutant, tmp_path: Path, runner: CheckRunner):
     unknown = set(mutant.caught_by) - {r.check for r in results}
     assert not unknown, f"caught_by names checks that do not exist: {sorted(unknown)}"
     missed = set(mutant.caught_by) - failed
-    assert not missed, f"{mutant.name} ({mutant.why}) was not caught by {sorted(missed)}; failing: {sorted(failed)}"
+    assert not missed, (
+        f"{mutant.name} ({mutant.why}) was not caught by {sorted(missed)}; failing: {sorted(failed)}"
+    )

@@ -186,8 +186,9 @@ def check_model_against_autograd(model, X, y, mask_param=None):
 @pytest.mark.parametrize("reg", [0.0, 0.7])
 def test_fully_connected_net_matches_autograd(hidden_dims, reg):
     X, y = rand(4, 2, 3), torch.tensor([0, 2, 1, 2])
-    model = fc.FullyConnectedNet(hidden_dims, input_dim=6, num_classes=3, reg=reg, weight_scale=0.5,
-                                 seed=0, dtype=f64)
+    model = fc.FullyConnectedNet(
+        hidden_dims, input_dim=6, num_classes=3, reg=reg, weight_scale=0.5, seed=0, dtype=f64
+    )
     assert model.num_layers == len(hidden_dims) + 1 and not model.use_dropout
     check_model_against_autograd(model, X, y)
     scores = model.loss(X)
@@ -229,21 +230,42 @@ def test_two_layer_net_matches_autograd_and_roundtrips(tmp_path):
 # ------------------------------------------------------------------------------------- optimizers
 OPTIMIZERS = [
     (optim.sgd, {"learning_rate": 0.1}, lambda p: torch.optim.SGD(p, lr=0.1)),
-    (optim.sgd_momentum, {"learning_rate": 0.1, "momentum": 0.8},
-     lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.8)),
-    (optim.nesterov_momentum, {"learning_rate": 0.1, "momentum": 0.8},
-     lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.8, nesterov=True)),
-    (optim.adagrad, {"learning_rate": 0.1, "epsilon": 1e-6}, lambda p: torch.optim.Adagrad(p, lr=0.1, eps=1e-6)),
-    (optim.rmsprop, {"learning_rate": 0.01, "decay_rate": 0.9, "epsilon": 1e-6},
-     lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-6)),
-    (optim.adam, {"learning_rate": 0.01, "beta1": 0.8, "beta2": 0.99},
-     lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.99), eps=1e-8)),
-    (optim.adamw, {"learning_rate": 0.01, "weight_decay": 0.5},
-     lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.5, eps=1e-8)),
+    (
+        optim.sgd_momentum,
+        {"learning_rate": 0.1, "momentum": 0.8},
+        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.8),
+    ),
+    (
+        optim.nesterov_momentum,
+        {"learning_rate": 0.1, "momentum": 0.8},
+        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.8, nesterov=True),
+    ),
+    (
+        optim.adagrad,
+        {"learning_rate": 0.1, "epsilon": 1e-6},
+        lambda p: torch.optim.Adagrad(p, lr=0.1, eps=1e-6),
+    ),
+    (
+        optim.rmsprop,
+        {"learning_rate": 0.01, "decay_rate": 0.9, "epsilon": 1e-6},
+        lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-6),
+    ),
+    (
+        optim.adam,
+        {"learning_rate": 0.01, "beta1": 0.8, "beta2": 0.99},
+        lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.99), eps=1e-8),
+    ),
+    (
+        optim.adamw,
+        {"learning_rate": 0.01, "weight_decay": 0.5},
+        lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.5, eps=1e-8),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("rule", "config", "make_torch_optim"), OPTIMIZERS, ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize(
+    ("rule", "config", "make_torch_optim"), OPTIMIZERS, ids=lambda v: getattr(v, "__name__", "")
+)
 def test_update_rules_match_torch_optim(rule, config, make_torch_optim):
     w = rand(4, 5)
     param = torch.nn.Parameter(w.clone())
@@ -296,8 +318,9 @@ def first_50_digits():
 def overfit_accuracy(hidden_dims, weight_scale, learning_rate, seed, epochs=20, batch_size=25):
     """Minimal Solver-like loop: per-epoch permutation, sgd; returns the final training accuracy."""
     X, y = first_50_digits()
-    model = fc.FullyConnectedNet(hidden_dims, input_dim=64, num_classes=10, weight_scale=weight_scale,
-                                 dtype=f64, seed=seed)
+    model = fc.FullyConnectedNet(
+        hidden_dims, input_dim=64, num_classes=10, weight_scale=weight_scale, dtype=f64, seed=seed
+    )
     g = torch.Generator().manual_seed(1000 + seed)
     for _ in range(epochs):
         for batch in torch.randperm(len(X), generator=g).split(batch_size):
@@ -317,10 +340,13 @@ def one_thread():
 
 
 @pytest.mark.usefixtures("one_thread")
-@pytest.mark.parametrize(("get_params", "hidden_dims"), [
-    (fc.get_three_layer_network_params, [100, 100]),
-    (fc.get_five_layer_network_params, [100, 100, 100, 100]),
-])
+@pytest.mark.parametrize(
+    ("get_params", "hidden_dims"),
+    [
+        (fc.get_three_layer_network_params, [100, 100]),
+        (fc.get_five_layer_network_params, [100, 100, 100, 100]),
+    ],
+)
 def test_hyperparameters_overfit_50_digits_for_every_seed(get_params, hidden_dims):
     weight_scale, learning_rate = get_params()
     assert type(weight_scale) is float and type(learning_rate) is float

@@ -93,7 +93,9 @@ class CountingModel:
     def loss(self, X, y=None):
         if y is None:
             right = bool(self.params["w"] == 2)
-            return torch.nn.functional.one_hot(torch.zeros(len(X), dtype=torch.int64) + (0 if right else 1), 2)
+            return torch.nn.functional.one_hot(
+                torch.zeros(len(X), dtype=torch.int64) + (0 if right else 1), 2
+            )
         return torch.tensor(1.0), {"w": torch.zeros(())}
 
 
@@ -110,8 +112,15 @@ def _blobs(n: int = 60, D: int = 5, C: int = 3) -> dict[str, torch.Tensor]:
     return {"X_train": X[:40], "y_train": y[:40], "X_val": X[40:], "y_val": y[40:]}
 
 
-RESUME_OPTIONS = {"update_rule": "adam", "optim_config": {"learning_rate": 5e-2}, "lr_decay": 0.9,
-                  "batch_size": 16, "num_train_samples": 25, "verbose": False, "seed": 3}
+RESUME_OPTIONS = {
+    "update_rule": "adam",
+    "optim_config": {"learning_rate": 5e-2},
+    "lr_decay": 0.9,
+    "batch_size": 16,
+    "num_train_samples": 25,
+    "verbose": False,
+    "seed": 3,
+}
 
 
 def _assert_same_run(a: Solver, b: Solver) -> None:
@@ -130,10 +139,12 @@ def _assert_same_run(a: Solver, b: Solver) -> None:
 
 def test_every_example_once_per_epoch_with_partial_last_batch():
     model = RecordingModel()
-    solver = Solver(model, _index_data(10), update_rule=_keep, batch_size=3, num_epochs=3, verbose=False, seed=0)
+    solver = Solver(
+        model, _index_data(10), update_rule=_keep, batch_size=3, num_epochs=3, verbose=False, seed=0
+    )
     solver.train()
     assert [len(b) for b in model.batches] == [3, 3, 3, 1] * 3
-    epochs = [[i for batch in model.batches[4 * e:4 * e + 4] for i in batch] for e in range(3)]
+    epochs = [[i for batch in model.batches[4 * e : 4 * e + 4] for i in batch] for e in range(3)]
     for order in epochs:
         assert sorted(order) == list(range(10))
     assert len({tuple(order) for order in epochs}) > 1
@@ -146,8 +157,16 @@ def test_seed_reproducible_and_global_rng_untouched():
     runs = []
     for _ in range(2):
         model = RecordingModel()
-        Solver(model, _index_data(10), update_rule=_keep, batch_size=4, num_epochs=2, verbose=False,
-               seed=7, num_train_samples=5).train()
+        Solver(
+            model,
+            _index_data(10),
+            update_rule=_keep,
+            batch_size=4,
+            num_epochs=2,
+            verbose=False,
+            seed=7,
+            num_train_samples=5,
+        ).train()
         runs.append(model.batches)
     assert runs[0] == runs[1]
     assert torch.equal(state, torch.get_rng_state())
@@ -160,8 +179,16 @@ def test_lr_decay_applied_after_each_epoch():
         seen.append(config["learning_rate"])
         return w, config
 
-    solver = Solver(RecordingModel(), _index_data(4), update_rule=rule, optim_config={"learning_rate": 1.0},
-                    lr_decay=0.5, batch_size=2, num_epochs=3, verbose=False)
+    solver = Solver(
+        RecordingModel(),
+        _index_data(4),
+        update_rule=rule,
+        optim_config={"learning_rate": 1.0},
+        lr_decay=0.5,
+        batch_size=2,
+        num_epochs=3,
+        verbose=False,
+    )
     solver.train()
     assert seen == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
     assert solver.optim_configs["w"]["learning_rate"] == 0.125
@@ -187,11 +214,14 @@ def test_resume_from_checkpoint_matches_uninterrupted_run(fake_optim, tmp_path):
     full = Solver(SoftmaxModel(), data, num_epochs=4, **RESUME_OPTIONS)
     full.train()
 
-    first = Solver(SoftmaxModel(), data, num_epochs=2, checkpoint_name=str(tmp_path / "run"), **RESUME_OPTIONS)
+    first = Solver(
+        SoftmaxModel(), data, num_epochs=2, checkpoint_name=str(tmp_path / "run"), **RESUME_OPTIONS
+    )
     first.train()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run_epoch_1.pt", "run_epoch_2.pt"]
-    resumed = Solver.from_checkpoint(tmp_path / "run_epoch_2.pt", SoftmaxModel(seed=99), data,
-                                     num_epochs=4, checkpoint_name=None)
+    resumed = Solver.from_checkpoint(
+        tmp_path / "run_epoch_2.pt", SoftmaxModel(seed=99), data, num_epochs=4, checkpoint_name=None
+    )
     assert resumed.update_rule is _adam
     resumed.train()
     assert len(full.loss_history) == 4 * 3 and len(full.val_acc_history) == 4
@@ -228,7 +258,9 @@ def test_time_limit_stops_after_one_iteration_and_resumes_exactly(fake_optim, tm
 
 
 def test_checkpoint_loads_with_weights_only(fake_optim, tmp_path):
-    solver = Solver(SoftmaxModel(), _blobs(), num_epochs=1, checkpoint_name=str(tmp_path / "c"), **RESUME_OPTIONS)
+    solver = Solver(
+        SoftmaxModel(), _blobs(), num_epochs=1, checkpoint_name=str(tmp_path / "c"), **RESUME_OPTIONS
+    )
     solver.train()
     checkpoint = torch.load(tmp_path / "c_epoch_1.pt", weights_only=True)
     assert checkpoint["epoch"] == 1 and checkpoint["iteration"] == 3

@@ -86,9 +86,13 @@ def _unrunnable(checks: Sequence[registry.Check], reason: str) -> list[CheckResu
 
 
 def _grade_notebooks(
-    submission: Submission, lib_dir: Path, options: BatchOptions, db_url: str, names: Sequence[str]
+    submission: Submission, lib_dir: Path | None, options: BatchOptions, db_url: str, names: Sequence[str]
 ) -> dict[str, str]:
-    """Restore, execute (sandboxed) and store each expected notebook; returns {notebook: problem}."""
+    """Restore, execute (sandboxed) and store each expected notebook; returns {notebook: problem}.
+
+    Every student gets every notebook in ``autograded/`` (the released one when theirs is missing
+    or unusable), so formgrader lists the whole class. ``lib_dir`` None: nothing to execute.
+    """
     problems = {}
     release = options.out / "release" / options.assignment
     target = options.out / "autograded" / submission.student / options.assignment
@@ -114,7 +118,7 @@ def _grade_notebooks(
             problem = problem or (
                 f"nbgrader could not repair the notebook ({type(error).__name__}); the released version is shown instead"
             )
-        if options.execute_notebooks and not problem:
+        if options.execute_notebooks and lib_dir is not None and not problem:
             try:
                 notebook, problem = execute(
                     notebook,
@@ -142,7 +146,7 @@ def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Se
         submission = intake(upload, options.assignment, Path(tmp) / "submission")
         if not submission.files:
             results = _unrunnable(checks, "no task files in the submission")
-            notebook_problems: dict[str, str] = {}
+            notebook_problems = _grade_notebooks(submission, None, options, db_url, notebooks)
         else:
             reference = load_reference()
             store = ReferenceStore("grade", reference)
