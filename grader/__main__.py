@@ -36,6 +36,12 @@ def _autograde(args: argparse.Namespace) -> int:
     return main(args)
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    from grader.release.bundle import main
+
+    return main(args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from grader.demo import main
 
@@ -91,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     autograde.add_argument("--no-execute", action="store_true", help="do not re-run notebooks (keep outputs)")
     autograde.add_argument("--force", action="store_true", help="regrade uploads already graded")
     autograde.set_defaults(run=_autograde)
+
+    bundle = commands.add_parser("bundle", help="write the student release folder (nothing hidden in it)")
+    bundle.add_argument("--student", action="store_true", help="the student bundle (the only kind)")
+    bundle.add_argument("--out", required=True, help="folder to create")
+    bundle.set_defaults(run=_bundle)
 
     demo = commands.add_parser("demo", help="grade a bundled sample class end to end")
     demo.add_argument("--out", default="out/demo", help="where to write it (default out/demo)")
