@@ -14,7 +14,7 @@ from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
 from grader.checks.runner import CheckResult, CheckRunner, submission_lib
 from grader.runner.launch import SandboxPolicy
 
-_WIDTH = 100
+_WIDTH = 112
 
 
 def grade(
