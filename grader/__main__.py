@@ -3,49 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-
-
-def _release(args: argparse.Namespace) -> int:
-    from grader.release.command import run
-
-    return run(check=args.check)
-
-
-def _check(args: argparse.Namespace) -> int:
-    from grader.checks.run import main
-
-    return main(args)
-
-
-def _references(args: argparse.Namespace) -> int:
-    from grader.checks.references import main
-
-    return main(args)
-
-
-def _submit(args: argparse.Namespace) -> int:
-    from grader.autograde.submit import main
-
-    return main(args)
-
-
-def _autograde(args: argparse.Namespace) -> int:
-    from grader.autograde.cli import main
-
-    return main(args)
-
-
-def _bundle(args: argparse.Namespace) -> int:
-    from grader.release.bundle import main
-
-    return main(args)
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from grader.demo import main
-
-    return main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +13,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     release = commands.add_parser("release", help="regenerate student stubs and notebooks from solutions/")
     release.add_argument("--check", action="store_true", help="exit 1 with a diff if the release is stale")
-    release.set_defaults(run=_release)
+    release.set_defaults(module="grader.release.command")
 
     check = commands.add_parser("check", help="run the checks on a submission and print a table per task")
     check.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all assignments")
@@ -68,19 +27,19 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", metavar="FILE", help="write the per-check results and score as JSON")
     check.add_argument("--seed", type=int, default=0, help="seed of randomized checks (default 0)")
     check.add_argument("-v", "--verbose", action="store_true", help="list every failing check")
-    check.set_defaults(run=_check)
+    check.set_defaults(module="grader.checks.run")
 
     references = commands.add_parser("references", help="regenerate stored reference outputs from solutions/")
     references.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all assignments")
     references.add_argument(
         "--check", action="store_true", help="verify instead: exit 1 if they do not reproduce"
     )
-    references.set_defaults(run=_references)
+    references.set_defaults(module="grader.checks.references")
 
     submit = commands.add_parser("submit", help="validate your work and write the zip to upload")
     submit.add_argument("assignment", metavar="ASSIGNMENT")
     submit.add_argument("--out", help="zip to write (default: ASSIGNMENT-submission.zip)")
-    submit.set_defaults(run=_submit)
+    submit.set_defaults(module="grader.autograde.submit")
 
     autograde = commands.add_parser("autograde", help="grade uploads (zips or folders named by student id)")
     autograde.add_argument("assignment", metavar="ASSIGNMENT")
@@ -96,17 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     autograde.add_argument("--require-sandbox", action="store_true", help="refuse to run without bubblewrap")
     autograde.add_argument("--no-execute", action="store_true", help="do not re-run notebooks (keep outputs)")
     autograde.add_argument("--force", action="store_true", help="regrade uploads already graded")
-    autograde.set_defaults(run=_autograde)
+    autograde.set_defaults(module="grader.autograde.cli")
 
     bundle = commands.add_parser("bundle", help="write the student release folder (nothing hidden in it)")
     bundle.add_argument("--student", action="store_true", help="the student bundle (the only kind)")
     bundle.add_argument("--out", required=True, help="folder to create")
-    bundle.set_defaults(run=_bundle)
+    bundle.set_defaults(module="grader.release.bundle")
 
     demo = commands.add_parser("demo", help="grade a bundled sample class end to end")
     demo.add_argument("--out", default="out/demo", help="where to write it (default out/demo)")
     demo.add_argument("--workers", type=int, default=2)
-    demo.set_defaults(run=_demo)
+    demo.set_defaults(module="grader.demo")
     return parser
 
 
@@ -117,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     # The grader's own tensor work is small; one thread per process avoids oversubscribing
     # the cores that parallel workers and the children share.
     torch.set_num_threads(1)
-    return args.run(args)
+    # Each command's module is imported only when it runs (torch, nbgrader are slow to import).
+    return importlib.import_module(args.module).main(args)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import difflib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from grader import paths
 from grader.release.stubs import make_stub
@@ -42,6 +43,10 @@ def _diff(path: Path, expected: str) -> str:
         tofile=f"{rel} (from solutions/)",
     )
     return "".join(lines)
+
+
+def main(args: Any) -> int:
+    return run(check=args.check)
 
 
 def run(check: bool) -> int:

@@ -838,6 +838,15 @@ def _linear_forward(ctx: Context, x: Tensor, w: Tensor, b: Tensor, expected: Ten
     return out, cache
 
 
+def _random_affine_cases(g: torch.Generator, min_outputs: int):
+    """(x, w, b, dout) for each random batch shape (a matrix and a k-dimensional batch)."""
+    for shape in _random_batch_shapes(g):
+        x = _randn(shape, g)
+        w = _randn((x[0].numel(), _draw(g, min_outputs, 6)), g)
+        b = _randn((w.shape[1],), g)
+        yield x, w, b, _randn((x.shape[0], w.shape[1]), g)
+
+
 @check(task="Linear.forward", points=1)
 def linear_forward_small(ctx: Context) -> None:
     """Hand-checkable case: x (2, 3), w (3, 2), b (2,)."""
@@ -913,12 +922,7 @@ def linear_backward_images(ctx: Context) -> None:
 @check(task="Linear.backward", points=1, randomized=True)
 def linear_backward_autograd(ctx: Context) -> None:
     """Random shapes (a matrix and a k-dimensional batch); compared with torch.autograd."""
-    g = ctx.generator()
-    for shape in _random_batch_shapes(g):
-        x = _randn(shape, g)
-        w = _randn((x[0].numel(), _draw(g, 1, 6)), g)
-        b = _randn((w.shape[1],), g)
-        dout = _randn((x.shape[0], w.shape[1]), g)
+    for x, w, b, dout in _random_affine_cases(ctx.generator(), min_outputs=1):
         _, expected = _autograd(_linear, [x, w, b], dout)
         _linear_backward(ctx, x, w, b, dout, expected)
 
@@ -1046,12 +1050,7 @@ def linear_relu_backward_small(ctx: Context) -> None:
 @check(task="Linear_ReLU.backward", points=1, randomized=True)
 def linear_relu_backward_autograd(ctx: Context) -> None:
     """Random shapes (a matrix and a k-dimensional batch); compared with torch.autograd."""
-    g = ctx.generator()
-    for shape in _random_batch_shapes(g):
-        x = _randn(shape, g)
-        w = _randn((x[0].numel(), _draw(g, 2, 6)), g)
-        b = _randn((w.shape[1],), g)
-        dout = _randn((x.shape[0], w.shape[1]), g)
+    for x, w, b, dout in _random_affine_cases(ctx.generator(), min_outputs=2):
         _, expected = _autograd(_linear_relu, [x, w, b], dout)
         _linear_relu_backward(ctx, x, w, b, dout, expected)
 
