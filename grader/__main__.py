@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     autograde.add_argument("--require-sandbox", action="store_true", help="refuse to run without bubblewrap")
     autograde.add_argument("--no-execute", action="store_true", help="do not re-run notebooks (keep outputs)")
+    autograde.add_argument("--db-url", help="nbgrader gradebook URL (default: sqlite gradebook.db in --out)")
     autograde.add_argument("--force", action="store_true", help="regrade uploads already graded")
     autograde.set_defaults(module="grader.autograde.cli")
 

@@ -42,6 +42,8 @@ class BatchOptions:
     execute_notebooks: bool = True
     notebook_timeout: float = 300.0
     force: bool = False
+    #: nbgrader gradebook URL (e.g. PostgreSQL); default: sqlite ``gradebook.db`` in ``out``.
+    db_url: str | None = None
     #: Wall-clock seconds for all checks of one upload (None: unlimited). A submission that hangs
     #: at import would otherwise cost every check's timeout plus a sandbox restart per check.
     check_budget: float | None = 600.0
@@ -204,7 +206,7 @@ def autograde(
 ) -> list[Result]:
     """Grade ``uploads`` into ``options.out``; returns every student's result (old and new)."""
     uploads = sorted(set(uploads))
-    db_url = gradebook.prepare(options.out, options.assignment)
+    db_url = gradebook.prepare(options.out, options.assignment, options.db_url)
     notebooks = gradebook.notebook_names(db_url, options.assignment)
     pending = [u for u in uploads if not _done(u, options)]
     own_executor = executor is None

@@ -57,6 +57,7 @@ def main(args: Any) -> int:
         policy=SandboxPolicy(use_bwrap=sandboxed, require=args.require_sandbox),
         execute_notebooks=not args.no_execute,
         force=args.force,
+        db_url=args.db_url,
     )
     results = autograde(expand(args.submissions), options, workers=args.workers)
     print_table(results, options.out)
