@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import shutil
 import tempfile
 import time
@@ -173,6 +174,13 @@ def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Se
     return result
 
 
+def _start_worker() -> None:
+    """One torch thread per worker: the workers (and their children) share the machine's cores."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def _crashed(upload: Path, options: BatchOptions, error: BaseException) -> Result:
     """The grader itself failed on an upload: recorded as such, the batch goes on."""
     student = student_id_for(upload) or f"invalid-{upload.name}"
@@ -210,7 +218,11 @@ def autograde(
     notebooks = gradebook.notebook_names(db_url, options.assignment)
     pending = [u for u in uploads if not _done(u, options)]
     own_executor = executor is None
-    executor = executor or ProcessPoolExecutor(max_workers=workers)
+    # Fresh worker interpreters: forking a process whose torch/OpenMP threads are running can
+    # deadlock the child on its first parallel operation.
+    executor = executor or ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("forkserver"), initializer=_start_worker
+    )
     start = time.perf_counter()
     try:
         futures = {
