@@ -24,14 +24,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from grader import paths
-from grader.autograde.batch import BatchOptions, autograde
+from grader.autograde.batch import BatchOptions, autograde, local_pool
 from grader.checks import registry
 from grader.checks.reference import ReferenceStore, load_reference
 from grader.checks.runner import CheckRunner, submission_lib
@@ -329,7 +328,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     saved_tempdir = tempfile.tempdir
     tempfile.tempdir = str(work)  # the workers' sandboxes live here: bwrap command lines name it
     start = time.monotonic()
-    executor = ProcessPoolExecutor(max_workers=2)
+    executor = local_pool(2)
     try:
         with _environment("SECRET_CANARY", canary):
             # nbgrader writes its course files while preparing; the config exists from then on.
@@ -590,6 +589,7 @@ def test_grader_workers_stayed_small(graded):
     the reference amplification attack alone would take it past 4 GB uncapped."""
     peaks = {pid: f"{peak / 2**30:.2f} GiB" for pid, peak in graded["worker_peaks"].items()}
     print(f"worker peak memory: {peaks}")
+    assert graded["worker_peaks"], "no grader worker was measured"
     assert all(peak < 3 * 2**30 for peak in graded["worker_peaks"].values()), peaks
 
 

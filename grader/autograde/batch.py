@@ -174,6 +174,18 @@ def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Se
     return result
 
 
+def local_pool(workers: int) -> ProcessPoolExecutor:
+    """The default executor: ``workers`` fresh interpreters, one torch thread each.
+
+    Workers start from a forkserver because forking a process whose torch/OpenMP threads are
+    running can deadlock the child on its first parallel operation (a batch started from a
+    notebook or a test process would hang).
+    """
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("forkserver"), initializer=_start_worker
+    )
+
+
 def _start_worker() -> None:
     """One torch thread per worker: the workers (and their children) share the machine's cores."""
     import torch
@@ -218,11 +230,7 @@ def autograde(
     notebooks = gradebook.notebook_names(db_url, options.assignment)
     pending = [u for u in uploads if not _done(u, options)]
     own_executor = executor is None
-    # Fresh worker interpreters: forking a process whose torch/OpenMP threads are running can
-    # deadlock the child on its first parallel operation.
-    executor = executor or ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("forkserver"), initializer=_start_worker
-    )
+    executor = executor or local_pool(workers)
     start = time.perf_counter()
     try:
         futures = {
