@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing.util
 import os
 import re
 import secrets
@@ -326,6 +327,9 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     second = [p for name, p in made.items() if name in notebook_names]
 
     saved_tempdir = tempfile.tempdir
+    # multiprocessing keeps one temp folder per process (the forkserver's socket): create it in the
+    # usual place first, so that it does not land in ``work`` and vanish before its exit finalizer.
+    multiprocessing.util.get_temp_dir()
     tempfile.tempdir = str(work)  # the workers' sandboxes live here: bwrap command lines name it
     start = time.monotonic()
     executor = local_pool(2)
