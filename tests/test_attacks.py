@@ -36,7 +36,7 @@ from grader.checks import registry
 from grader.checks.reference import ReferenceStore, load_reference
 from grader.checks.runner import CheckRunner, submission_lib
 from grader.release.stubs import find_regions
-from grader.runner import launch
+from grader.runner import host, launch
 from grader.runner.launch import Limits, SandboxPolicy
 from grader.runner.session import Session
 from tests.attacks import build
@@ -366,7 +366,9 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         tempfile.tempdir = saved_tempdir
         listeners.close()
     seconds = time.monotonic() - start
-    uids = {200_000 + pid for pid in worker_pids}
+    uids = {launch.sandbox_uid_of(pid) for pid in worker_pids} | {
+        host.tenant_uid(pid, n) for pid in worker_pids for n in range(host.UIDS_PER_PROCESS)
+    }
     yield {
         "out": out,
         "uploads": made,

@@ -163,15 +163,20 @@ class CheckRunner:
     def run(
         self, checks: Sequence[Check], seed: int = DEFAULT_SEED, lib: Path | None = None
     ) -> list[CheckResult]:
-        """Run ``checks`` (ordered by task): one fresh session per task, a new one after a death.
+        """Run ``checks``: one fresh session per task (its public and hidden checks together), a
+        new one after a death. Results come back in the order of ``checks``.
 
         ``lib``: grade the ``course_lib`` in this folder instead of the runner's own, reusing the
         warm child (only without the sandbox, which sees just the runner's folder).
         """
         if lib is not None and self.sandbox.policy.use_bwrap:
             raise ValueError("another lib can only be graded without the sandbox")
+        first_seen: dict[tuple[str, str], int] = {}
+        for check in checks:
+            first_seen.setdefault((check.assignment, check.task.name), len(first_seen))
+        by_task = sorted(checks, key=lambda c: first_seen[c.assignment, c.task.name])
         results = []
-        for _, group in groupby(checks, key=lambda c: (c.assignment, c.task.name)):
+        for _, group in groupby(by_task, key=lambda c: (c.assignment, c.task.name)):
             session: Session | None = None
             for check in group:
                 deadline = self.sandbox.deadline
@@ -196,7 +201,10 @@ class CheckRunner:
                 results.append(_result(check, message))
             if session is not None:
                 session.close()
-        return results
+        order = {id(check): number for number, check in enumerate(checks)}
+        return [
+            result for _, result in sorted(zip(by_task, results, strict=True), key=lambda p: order[id(p[0])])
+        ]
 
 
 def _result(check: Check, message: str) -> CheckResult:

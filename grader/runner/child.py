@@ -9,16 +9,27 @@ one. In its own PID namespace (bubblewrap) it also kills whatever the session le
 (double-forked, setsid orphans) before it reports the session's end.
 
 Nothing in this process is trusted: the parent treats every byte it sends as the student's.
+
+Host mode (``child.py LIB_DIR CONTROL_FD LIMITS "" host``; see :mod:`grader.runner.host`): one
+long-lived sandbox serves many submissions in turn. The host zygote keeps only CAP_SETUID and
+CAP_SETGID and never runs student code. For each submission it forks a tenant that switches for
+good to that submission's own uid, confines itself, imports the task files from
+``INBOX/<uid>/course_lib`` (readable by that uid alone) and then serves sessions exactly like
+the zygote above. When the grader ends the tenant, a reaper running as the tenant's uid kills
+every process of that uid and removes its files and IPC objects; the host reports ``clean``
+only when nothing of the tenant is left.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib
 import os
 import signal
 import socket
 import sys
+import time
 import traceback
 import types
 from typing import Any
@@ -33,6 +44,12 @@ from confine import confine  # noqa: E402
 PACKAGE = "course_lib"
 GIVEN_PRELOAD = ("solver", "gradcheck")
 MAX_TRACEBACK = 4000
+#: Host mode: where each tenant's task files are (read-only; ``INBOX/<uid>`` belongs to that uid).
+INBOX = "/sandbox/inbox"
+#: Host mode: the only writable file system; a tenant works in ``SCRATCH/tenant-<uid>`` (0700).
+SCRATCH = "/tmp"
+#: Seconds the reaper keeps killing a tenant's processes before it gives up (host reports dirty).
+REAP_SECONDS = 5.0
 
 
 class Session:
@@ -223,11 +240,8 @@ def run_session(control: socket.socket, reap: bool = False) -> bool:
     return True
 
 
-def main() -> None:
-    lib_dir, control_fd, limits, uid = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    reap = sys.argv[5:6] == ["own-pid-namespace"]
-    confine(limits, uid)
-    sys.path.insert(0, lib_dir)
+def warm_up() -> None:
+    """Import torch and the given modules, so every fork starts warm."""
     sys.dont_write_bytecode = True
     import torch
 
@@ -235,8 +249,173 @@ def main() -> None:
     importlib.import_module(PACKAGE)
     for module in GIVEN_PRELOAD:
         importlib.import_module(f"{PACKAGE}.{module}")
+
+
+# -- host mode --------------------------------------------------------------------------------
+def serve_tenants(control: socket.socket, limits: str) -> None:
+    """The host zygote's loop: ``tenant <uid>`` (with the tenant's control socket) starts one;
+    ``end`` removes it and answers ``clean`` or ``dirty``. Returns when the grader hangs up."""
+    tenant: tuple[int, int] | None = None  # (pid, uid)
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 64, 1)
+        except OSError:
+            return
+        words = message.decode(errors="replace").split()
+        if (
+            words[:1] == ["tenant"]
+            and len(words) == 2
+            and words[1].isdigit()
+            and len(fds) == 1
+            and tenant is None
+        ):
+            uid = int(words[1])
+            tenant = (start_tenant(control, fds[0], uid, limits), uid)
+            os.close(fds[0])
+        elif words == ["end"] and tenant is not None and not fds:
+            control.sendall(b"clean\n" if end_tenant(*tenant) else b"dirty\n")
+            tenant = None
+        else:
+            for fd in fds:
+                os.close(fd)
+            return  # not a message the grader sends: stop (the grader restarts the sandbox)
+
+
+def start_tenant(control: socket.socket, tenant_fd: int, uid: int, limits: str) -> int:
+    """Fork the tenant: the zygote of one submission's sessions, running as ``uid``."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        control.close()
+        confine(limits, str(uid))  # irrevocable: no capabilities from here on
+        os.umask(0o077)
+        home = os.path.join(SCRATCH, f"tenant-{uid}")
+        os.mkdir(home, 0o700)
+        os.chdir(home)
+        os.environ.update(HOME=home, TMPDIR=home, MPLCONFIGDIR=os.path.join(home, "matplotlib"))
+        importlib.import_module(PACKAGE).__path__ = [os.path.join(INBOX, str(uid), PACKAGE)]
+        tenant = socket.socket(fileno=tenant_fd)
+        tenant.sendall(b"ready\n")
+        while run_session(tenant, reap=True):
+            pass
+    finally:
+        flush_output()
+        os._exit(0)
+
+
+def end_tenant(pid: int, uid: int) -> bool:
+    """Kill everything the tenant left and remove its traces; True when none remain."""
+    reaper = os.fork()
+    if reaper == 0:
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            code = 0 if kill_all_of_my_uid(uid) and remove_ipc(uid) and wipe_scratch() else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(reaper, 0)
+    clean = os.waitstatus_to_exitcode(status) == 0
+    deadline = time.monotonic() + REAP_SECONDS
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):  # killed by the reaper; collect it
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return clean
+
+
+def kill_all_of_my_uid(uid: int) -> bool:
+    """SIGKILL every other process of this uid until none is alive (zombies excepted)."""
+    deadline = time.monotonic() + REAP_SECONDS
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+        if not any(pid != os.getpid() for pid in living_processes(uid)):
+            return True
+        time.sleep(0.001)
+    return False
+
+
+def living_processes(uid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        except OSError:  # exited meanwhile
+            continue
+        if int(fields["Uid"].split()[0]) == uid and not fields["State"].strip().startswith(("Z", "X")):
+            found.append(int(entry))
+    return found
+
+
+def remove_ipc(uid: int) -> bool:
+    """Remove the System V shared memory, semaphores and message queues this uid created or
+    owns; True when the sandbox's IPC namespace is then empty (it belongs to tenants only)."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    remove = {"shm": libc.shmctl, "sem": lambda i, c, _: libc.semctl(i, 0, c), "msg": libc.msgctl}
+    ipc_rmid = 0
+    empty = True
+    for kind, control in remove.items():
+        for row in ipc_rows(kind):
+            if uid in (int(row["uid"]), int(row["cuid"])):
+                control(int(row[ipc_id_column(kind)]), ipc_rmid, None)
+        empty = empty and not ipc_rows(kind)
+    return empty
+
+
+def ipc_id_column(kind: str) -> str:
+    return {"shm": "shmid", "sem": "semid", "msg": "msqid"}[kind]
+
+
+def ipc_rows(kind: str) -> list[dict[str, str]]:
+    try:
+        with open(f"/proc/sysvipc/{kind}") as handle:
+            header, *rows = [line.split() for line in handle]
+    except (OSError, ValueError):
+        return []
+    return [dict(zip(header, row, strict=False)) for row in rows]
+
+
+def wipe_scratch() -> bool:
+    """Delete everything in the scratch file system (only tenants write there); True if empty.
+
+    Trees too deep or too odd to delete are left, and the host reports dirty (then restarts)."""
+    for entry in os.listdir(SCRATCH):
+        with contextlib.suppress(OSError, RecursionError):
+            force_remove(os.path.join(SCRATCH, entry))
+    return not os.listdir(SCRATCH)
+
+
+def force_remove(path: str) -> None:
+    """Remove ``path``, first making this uid's directories (even mode 000 ones) accessible."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.chmod(path, 0o700)
+        for entry in os.listdir(path):
+            force_remove(os.path.join(path, entry))
+        os.rmdir(path)
+    else:
+        os.unlink(path)
+
+
+def main() -> None:
+    lib_dir, control_fd, limits, uid = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    mode = sys.argv[5] if len(sys.argv) > 5 else ""
+    sys.path.insert(0, lib_dir)
     control = socket.socket(fileno=control_fd)
+    if mode == "host":  # stays privileged (CAP_SETUID/SETGID only); tenants confine themselves
+        warm_up()
+        control.sendall(b"ready\n")
+        serve_tenants(control, limits)
+        return
+    confine(limits, uid)
+    warm_up()
     control.sendall(b"ready\n")
+    reap = mode == "own-pid-namespace"  # bwrap --unshare-pid: kill(-1) reaches only this sandbox
     while run_session(control, reap):
         pass
 

@@ -35,5 +35,6 @@ def confine(limits_json: str, uid: str) -> None:
         ("RLIMIT_FSIZE", limits["file_size_bytes"]),
         ("RLIMIT_NOFILE", limits["open_files"]),
         ("RLIMIT_CORE", 0),
+        ("RLIMIT_MSGQUEUE", 0),  # no POSIX message queues: they could outlive the process
     ):
         resource.setrlimit(getattr(resource, name), (value, value))

@@ -47,6 +47,9 @@ class SandboxPolicy:
     use_bwrap: bool = True
     require: bool = False
     limits: Limits = field(default_factory=Limits)
+    #: Grade submissions in turn in one long-lived sandbox per grading process, each under its
+    #: own uid (:mod:`grader.runner.host`; root only), instead of one new sandbox each.
+    warm: bool = True
 
 
 class SandboxUnavailable(RuntimeError):
@@ -63,7 +66,11 @@ def sandbox_uid() -> int | None:
     Only root can switch uid; RLIMIT_NPROC is not enforced for root, so the switch is what makes
     the process limit real. Returns None when not root.
     """
-    return 200_000 + os.getpid() if os.geteuid() == 0 else None
+    return sandbox_uid_of(os.getpid()) if os.geteuid() == 0 else None
+
+
+def sandbox_uid_of(grader_pid: int) -> int:
+    return 200_000 + grader_pid
 
 
 def _runtime_paths() -> list[str]:

@@ -1,7 +1,7 @@
 """The grader's side of the channel to a child running student code.
 
-A :class:`Sandbox` is one zygote process for one submission; each :class:`Session` is a fresh
-fork of it. Every wait has a deadline; the child's stdout/stderr is drained and bounded; a child
+A :class:`Sandbox` is one zygote process for one submission (its own bubblewrap sandbox, or a
+tenant of this process's long-lived :mod:`host`); each :class:`Session` is a fresh fork of it. Every wait has a deadline; the child's stdout/stderr is drained and bounded; a child
 that dies, hangs or sends malformed data raises :class:`ChildDied` and the caller moves on to a
 fresh session. Values coming back are decoded by :mod:`protocol`, so they can only be plain
 data (exact tensors, numbers, strings, tuples, lists, dicts) or opaque :class:`Handle` objects.
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from grader.runner import launch, protocol
+from grader.runner import host, launch, protocol
 from grader.runner.protocol import Handle
 
 #: Bytes of a session's stdout/stderr kept for feedback; the rest is counted and dropped.
@@ -60,6 +60,9 @@ class Sandbox:
     def __init__(self, lib_dir: Path, policy: launch.SandboxPolicy, reference: Reference | None = None):
         self.lib_dir, self.policy, self.reference = lib_dir, policy, reference
         self.process: subprocess.Popen[bytes] | None = None
+        #: The long-lived sandbox this submission is a tenant of (warm mode), or None.
+        self.host: host.SandboxHost | None = None
+        self.tenant_uid: int | None = None
         self.control: socket.socket | None = None
         self.scratch: tempfile.TemporaryDirectory[str] | None = None
         self.sandboxed = False
@@ -67,27 +70,38 @@ class Sandbox:
         self.deadline: float | None = None
 
     def start(self) -> None:
-        parent_end, child_end = socket.socketpair()
         use_bwrap = self.policy.use_bwrap and launch.bwrap_path() is not None
         if self.policy.require and not use_bwrap:
             raise launch.SandboxUnavailable(
                 "bubblewrap (bwrap) is required (--require-sandbox) but not installed"
             )
+        if host.warm_available(self.policy):
+            self.host = host.shared_host(self.policy.limits)
+            try:
+                self.control, self.tenant_uid = self.host.admit(self.lib_dir)
+            except host.HostFailed as error:
+                raise ChildDied(str(error)) from None
+            self.sandboxed = True
+            return
         self.scratch = tempfile.TemporaryDirectory(prefix="grader-child-")
+        parent_end, child_end = socket.socketpair()
         if use_bwrap:
             command = launch.bwrap_command(self.lib_dir, child_end.fileno(), self.policy.limits)
         else:
             command = launch.local_command(self.lib_dir, child_end.fileno(), self.policy.limits)
-        self.process = subprocess.Popen(
-            command,
-            pass_fds=(child_end.fileno(),),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            cwd=self.scratch.name,
-            env=launch.child_environment(),
-            start_new_session=True,
-        )
+        # The zygote's own stderr (sessions have their own pipes) goes to a file: a pipe nobody
+        # drains would block it once full.
+        with open(Path(self.scratch.name) / "stderr", "wb") as stderr:
+            self.process = subprocess.Popen(
+                command,
+                pass_fds=(child_end.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                cwd=self.scratch.name,
+                env=launch.child_environment(),
+                start_new_session=True,
+            )
         child_end.close()
         self.control, self.sandboxed = parent_end, use_bwrap
         self.control.settimeout(START_TIMEOUT)
@@ -101,15 +115,21 @@ class Sandbox:
             raise ChildDied(f"the grading process did not start: {error or 'no output'}")
 
     def _stderr_tail(self) -> str:
-        if self.process is None or self.process.stderr is None:
+        if self.scratch is None:
             return ""
-        if self.process.poll() is None:
-            return ""
-        return self.process.stderr.read()[-2000:].decode(errors="replace").strip()
+        with contextlib.suppress(OSError):
+            return (Path(self.scratch.name) / "stderr").read_bytes()[-2000:].decode(errors="replace").strip()
+        return ""
+
+    def alive(self) -> bool:
+        if self.host is not None:
+            return self.control is not None and self.host.tenant_uid == self.tenant_uid and self.host.alive()
+        return self.process is not None and self.process.poll() is None
 
     def session(self, setup: dict[str, Any] | None = None, timeout: float = DEFAULT_CALL_TIMEOUT) -> Session:
         """A fresh child forked from the zygote, with stand-ins from ``setup`` installed."""
-        if self.process is None or self.process.poll() is not None:
+        if not self.alive():
+            self.kill()
             self.start()
         assert self.control is not None
         session_end, child_end = socket.socketpair()
@@ -128,7 +148,15 @@ class Sandbox:
         return session
 
     def kill(self) -> None:
-        """Kill the zygote and every process it started (the whole sandbox)."""
+        """Kill the zygote and every process it started (the whole sandbox, or the tenant)."""
+        if self.host is not None:
+            if self.control is not None:
+                self.control.close()
+                self.control = None
+            if self.tenant_uid is not None:
+                self.host.dismiss(self.tenant_uid)
+            self.host, self.tenant_uid = None, None
+            return
         if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -139,8 +167,6 @@ class Sandbox:
 
     def close(self) -> None:
         self.kill()
-        if self.process is not None and self.process.stderr is not None:
-            self.process.stderr.close()
         if self.scratch is not None:
             self.scratch.cleanup()
             self.scratch = None

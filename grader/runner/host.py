@@ -1,0 +1,240 @@
+"""One long-lived sandbox per grading process, serving many submissions in turn ("warm" mode).
+
+Starting a sandbox costs ~1.5 s, almost all of it ``import torch``. A :class:`SandboxHost`
+pays that once: its bubblewrap sandbox runs a host zygote (``child.py ... host``) that has
+imported torch and the given modules and holds nothing else: no reference, no check, no other
+submission. Each submission becomes a *tenant*: the grader copies its assembled ``course_lib``
+into ``inbox/<uid>`` (owned by that uid, mode 0700, mounted read-only), and the host zygote
+forks a process that switches to that uid for good and serves the submission's sessions.
+
+Between tenants the host kills every process of the old uid and deletes its files and IPC
+objects, and the grader waits for its ``clean`` report before admitting the next submission.
+Every uid serves one tenant. Anything unexpected (no report, ``dirty``, a dead zygote) kills the
+whole sandbox; the next submission starts a fresh one.
+
+Only root can switch uids, so warm mode needs root; otherwise every submission gets its own
+sandbox (:class:`grader.runner.session.Sandbox` falls back by itself).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import multiprocessing.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from grader.runner import launch
+
+#: Inside the sandbox: where tenants' task files appear (see child.INBOX).
+SANDBOX_INBOX = "/sandbox/inbox"
+START_TIMEOUT = 60.0
+#: Seconds for a tenant to start, and for the host to clean up after one.
+TENANT_TIMEOUT = 30.0
+#: Uids of tenants: TENANT_UID_BASE + (grader pid x UIDS_PER_PROCESS + n) % UID_SPAN.
+TENANT_UID_BASE = 1_000_000
+UIDS_PER_PROCESS = 4096
+UID_SPAN = 2_000_000_000
+
+
+class HostFailed(RuntimeError):
+    """The host sandbox did not start or did not answer in time; it has been killed."""
+
+
+class SandboxHost:
+    """A long-lived bubblewrap sandbox whose zygote forks one tenant per submission."""
+
+    def __init__(self, limits: launch.Limits) -> None:
+        self.limits = limits
+        self.process: subprocess.Popen[bytes] | None = None
+        self.control: socket.socket | None = None
+        self.folder: tempfile.TemporaryDirectory[str] | None = None
+        self.tenant_uid: int | None = None
+        self.admitted = 0
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None and self.control is not None
+
+    def start(self) -> None:
+        self.folder = tempfile.TemporaryDirectory(prefix="grader-host-")
+        root = Path(self.folder.name)
+        inbox, base = root / "inbox", root / "lib"
+        inbox.mkdir(mode=0o711)
+        inbox.chmod(0o711)  # tenants may enter, not list: each opens only its own folder
+        _assemble_base(base)
+        parent_end, child_end = socket.socketpair()
+        prefix = launch.bwrap_prefix(
+            [launch.Mount(base, launch.SANDBOX_LIB), launch.Mount(inbox, SANDBOX_INBOX)],
+            scratch_bytes=self.limits.scratch_bytes,
+        )
+        command = [
+            *prefix,
+            sys.executable,
+            "-I",
+            f"{launch.SANDBOX_RUNNER}/child.py",
+            launch.SANDBOX_LIB,
+            str(child_end.fileno()),
+            self.limits.as_json(),
+            "",
+            "host",
+        ]
+        with open(root / "stderr", "wb") as stderr:
+            self.process = subprocess.Popen(
+                command,
+                pass_fds=(child_end.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                cwd=root,
+                env=launch.child_environment(),
+                start_new_session=True,
+            )
+        child_end.close()
+        self.control = parent_end
+        if self._receive(START_TIMEOUT) != b"ready\n":
+            self.kill()
+            raise HostFailed(f"the sandbox host did not start: {self._stderr_tail(root) or 'no output'}")
+
+    def kill(self) -> None:
+        """Kill the whole sandbox (every tenant with it) and delete its folders."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+        if self.folder is not None:
+            self.folder.cleanup()
+            self.folder = None
+        self.tenant_uid = None
+
+    # -- tenants ----------------------------------------------------------------------------
+    def admit(self, lib_dir: Path) -> tuple[socket.socket, int]:
+        """Start a tenant for the ``course_lib`` in ``lib_dir``; returns its control socket (the
+        zygote protocol of :mod:`grader.runner.session`) and uid. One tenant at a time: a
+        current one is dismissed first."""
+        if self.tenant_uid is not None:
+            self.dismiss(self.tenant_uid)
+        uid = self._next_uid()
+        if not self.alive():
+            self.start()
+        assert self.control is not None and self.folder is not None
+        inbox = Path(self.folder.name) / "inbox" / str(uid)
+        shutil.copytree(lib_dir / "course_lib", inbox / "course_lib")
+        for path in [inbox, *inbox.rglob("*")]:
+            os.chown(path, uid, uid, follow_symlinks=False)
+            path.chmod(0o500 if path.is_dir() else 0o400)
+        inbox.chmod(0o500)
+        tenant, child_end = socket.socketpair()
+        try:
+            socket.send_fds(self.control, [f"tenant {uid}".encode()], [child_end.fileno()])
+        except OSError as error:
+            self.kill()
+            raise HostFailed(f"the sandbox host is gone: {error}") from None
+        finally:
+            child_end.close()
+        self.tenant_uid = uid
+        tenant.settimeout(TENANT_TIMEOUT)
+        try:
+            ready = tenant.recv(6)
+        except OSError:
+            ready = b""
+        if ready != b"ready\n":
+            tenant.close()
+            self.kill()
+            raise HostFailed("the submission's process did not start in the sandbox host")
+        return tenant, uid
+
+    def dismiss(self, uid: int) -> None:
+        """End tenant ``uid`` if it is the current one: the host kills its processes and deletes
+        its files. Anything short of a ``clean`` report in time kills the whole sandbox."""
+        if uid != self.tenant_uid or self.control is None or self.folder is None:
+            return
+        self.tenant_uid = None
+        try:
+            self.control.sendall(b"end")
+            clean = self._receive(TENANT_TIMEOUT) == b"clean\n"
+        except OSError:
+            clean = False
+        shutil.rmtree(Path(self.folder.name) / "inbox" / str(uid), ignore_errors=True)
+        if not clean:
+            self.kill()
+
+    def _next_uid(self) -> int:
+        uid = tenant_uid(os.getpid(), self.admitted)
+        self.admitted += 1
+        if self.admitted % UIDS_PER_PROCESS == 0:  # never reuse a uid within one sandbox's life
+            self.kill()
+        return uid
+
+    def _receive(self, timeout: float) -> bytes:
+        assert self.control is not None
+        self.control.settimeout(timeout)
+        try:
+            return self.control.recv(6)
+        except OSError:
+            return b""
+
+    @staticmethod
+    def _stderr_tail(root: Path) -> str:
+        with contextlib.suppress(OSError):
+            return (root / "stderr").read_bytes()[-2000:].decode(errors="replace").strip()
+        return ""
+
+
+def tenant_uid(grader_pid: int, number: int) -> int:
+    """The uid of the ``number``-th tenant admitted by grading process ``grader_pid``."""
+    return TENANT_UID_BASE + (grader_pid * UIDS_PER_PROCESS + number % UIDS_PER_PROCESS) % UID_SPAN
+
+
+def _assemble_base(base: Path) -> None:
+    """The host zygote's ``course_lib``: the given modules only (tenants bring their tasks)."""
+    from grader import paths
+
+    package = base / "course_lib"
+    package.mkdir(parents=True)
+    for module in paths.GIVEN_MODULES:
+        shutil.copyfile(paths.COURSE_LIB / f"{module}.py", package / f"{module}.py")
+    for path in [base, package, *package.iterdir()]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+_hosts: dict[int, SandboxHost] = {}
+
+
+def shared_host(limits: launch.Limits) -> SandboxHost:
+    """This thread's host, with ``limits`` (started on first use, replaced when the limits
+    change, killed at exit). Per thread: an executor that grades several submissions at once in
+    one process (Dask threads) gets a sandbox for each."""
+    host = _hosts.get(threading.get_ident())
+    if host is None or host.limits != limits:
+        if host is not None:
+            host.kill()
+        host = _hosts[threading.get_ident()] = SandboxHost(limits)
+    return host
+
+
+def warm_available(policy: launch.SandboxPolicy) -> bool:
+    """Warm mode needs bubblewrap and root (to give each tenant its own uid)."""
+    return policy.use_bwrap and policy.warm and launch.bwrap_path() is not None and os.geteuid() == 0
+
+
+def _kill_hosts() -> None:
+    for host in list(_hosts.values()):
+        host.kill()
+
+
+# Process-pool workers leave through os._exit, which skips atexit but runs multiprocessing's
+# finalizers; bubblewrap's --die-with-parent stops the sandbox either way, this removes its folder.
+atexit.register(_kill_hosts)
+multiprocessing.util.Finalize(None, _kill_hosts, exitpriority=10)
