@@ -30,7 +30,7 @@ from pathlib import Path
 from grader import paths
 from grader.autograde import gradebook
 from grader.autograde.batch import BatchOptions, autograde
-from grader.demo import ASSIGNMENT, _student_files, _zip
+from grader.demo import _zip
 from grader.runner.launch import SandboxPolicy, bwrap_path
 
 #: Tuned numbers in the reference fc_net.py; each student gets them scaled by 1 + number * 1e-4.
@@ -46,34 +46,41 @@ def student_fc_net(number: int) -> bytes:
     return source.encode()
 
 
-def make_uploads(folder: Path, students: int) -> list[Path]:
+def make_uploads(folder: Path, students: int, assignment: str, same_numbers: bool = False) -> list[Path]:
     folder.mkdir(parents=True)
     uploads = []
+    released = paths.ASSIGNMENTS / assignment
     for number in range(students):
-        files = _student_files(paths.SOLUTION_LIB)
-        files["course_lib/fc_net.py"] = student_fc_net(number)
+        files = {
+            f"course_lib/{m}.py": (paths.SOLUTION_LIB / f"{m}.py").read_bytes() for m in paths.TASK_MODULES
+        }
+        files.update(
+            {f"assignments/{assignment}/{nb.name}": nb.read_bytes() for nb in released.glob("*.ipynb")}
+        )
+        if not same_numbers:
+            files["course_lib/fc_net.py"] = student_fc_net(number)
         upload = folder / f"student{number:03d}.zip"
         upload.write_bytes(_zip(files))
         uploads.append(upload)
     return uploads
 
 
-def ours(uploads: list[Path], out: Path, execute: bool, warm: bool = True) -> float:
+def ours(uploads: list[Path], assignment: str, out: Path, execute: bool, warm: bool = True) -> float:
     policy = SandboxPolicy(use_bwrap=bwrap_path() is not None, warm=warm)
     start = time.perf_counter()
-    results = autograde(uploads, BatchOptions(ASSIGNMENT, out, policy, execute_notebooks=execute), workers=2)
+    results = autograde(uploads, BatchOptions(assignment, out, policy, execute_notebooks=execute), workers=2)
     seconds = time.perf_counter() - start
     assert all(r["score"] == r["max_score"] for r in results), "a complete submission lost points"
     return seconds
 
 
-def nbgrader(students: int, root: Path) -> float:
+def nbgrader(students: int, assignment: str, root: Path) -> float:
     """nbgrader autograde on the same notebooks; the kernel finds course_lib through PYTHONPATH."""
-    gradebook.prepare(root, ASSIGNMENT)
+    gradebook.prepare(root, assignment)
     for number in range(students):
-        target = root / "submitted" / f"student{number:03d}" / ASSIGNMENT
+        target = root / "submitted" / f"student{number:03d}" / assignment
         target.mkdir(parents=True)
-        for notebook in (paths.ASSIGNMENTS / ASSIGNMENT).glob("*.ipynb"):
+        for notebook in (paths.assignmentS / assignment).glob("*.ipynb"):
             shutil.copyfile(notebook, target / notebook.name)
     lib = root / "lib"
     shutil.copytree(paths.COURSE_LIB, lib / "course_lib")
@@ -82,7 +89,7 @@ def nbgrader(students: int, root: Path) -> float:
     environment = {**os.environ, "PYTHONPATH": f"{lib}{os.pathsep}{paths.REPO}", "OMP_NUM_THREADS": "1"}
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force", "--log-level=ERROR"],
+        [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force", "--log-level=ERROR"],
         cwd=root, env=environment, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     return time.perf_counter() - start
@@ -90,32 +97,45 @@ def nbgrader(students: int, root: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--assignment", default="a1_fully_connected", choices=paths.ASSIGNMENT_NAMES)
     parser.add_argument("--students", type=int, default=10)
     parser.add_argument("--marginal", type=int, default=20, help="M for the marginal cost (even)")
+    parser.add_argument(
+        "--same-numbers", action="store_true", help="every student submits the same tuned numbers"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke mode: 1 student, checks only")
     args = parser.parse_args()
     if args.quick:
         args.students, args.marginal = 1, 2
     logging.disable(logging.WARNING)
+    assignment = args.assignment
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         root = Path(tmp)
-        uploads = make_uploads(root / "uploads", max(args.students, args.marginal))
+        uploads = make_uploads(
+            root / "uploads", max(args.students, args.marginal), assignment, args.same_numbers
+        )
         graded = uploads[: args.students]
         seconds = {
-            "nbgrader autograde (serial)": nbgrader(args.students, root / "nbgrader"),
-            "ours, checks only, warm host": ours(graded, root / "warm", execute=False),
-            "ours, checks only, sandbox per submission": ours(graded, root / "cold", False, warm=False),
+            "nbgrader autograde (serial)": nbgrader(args.students, assignment, root / "nbgrader"),
+            "ours, checks only, warm host": ours(graded, assignment, root / "warm", execute=False),
+            "ours, checks only, sandbox per submission": ours(
+                graded, assignment, root / "cold", execute=False, warm=False
+            ),
         }
         if not args.quick:
-            seconds["ours, checks + sandboxed notebooks"] = ours(graded, root / "full", execute=True)
+            seconds["ours, checks + sandboxed notebooks"] = ours(
+                graded, assignment, root / "full", execute=True
+            )
         half = args.marginal // 2
         halves = [
-            ours(uploads[:half], root / "half", False),
-            ours(uploads[: args.marginal], root / "all", False),
+            ours(uploads[:half], assignment, root / "half", execute=False),
+            ours(uploads[: args.marginal], assignment, root / "all", execute=False),
         ]
     baseline = seconds["nbgrader autograde (serial)"] / args.students
+    numbers = "the same" if args.same_numbers else "distinct"
     print(
-        f"{args.students} submissions of {ASSIGNMENT}, 2 workers, sandbox: {'bubblewrap' if bwrap_path() else 'none'}"
+        f"{args.students} submissions of {assignment} ({numbers} tuned numbers), 2 workers, "
+        f"sandbox: {'bubblewrap' if bwrap_path() else 'none'}"
     )
     for name, total in seconds.items():
         per = total / args.students

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks.runner import assemble_lib
+from grader import paths
+from grader.checks import registry
+from grader.checks.reference import ReferenceStore, load_reference
+from grader.checks.runner import CheckRunner, assemble_lib, submission_lib
 from grader.runner import host, launch
 from grader.runner.launch import SandboxPolicy
 from grader.runner.session import Sandbox, StudentError
@@ -153,3 +156,19 @@ def test_a_tenant_cannot_signal_trace_or_read_the_host(tmp_path: Path):
     with Sandbox(lib, policy) as sandbox, sandbox.session() as session:
         assert session.call("layers.observe")[0] >= host.TENANT_UID_BASE
     assert shared.process is not None and shared.process.pid == zygote
+
+
+@pytest.mark.parametrize("source", ["solutions", "stubs"])
+def test_warm_and_fresh_sandboxes_grade_alike(source: str):
+    reference = load_reference()
+    checks = registry.select(registry.load_checks(include_hidden=True), ["a3_dropout"])
+    results = {}
+    with submission_lib(paths.SOLUTIONS if source == "solutions" else paths.REPO) as (lib, _):
+        for warm in (True, False):
+            policy = SandboxPolicy(require=True, warm=warm)
+            with CheckRunner(lib, policy, reference, ReferenceStore("grade", reference)) as runner:
+                results[warm] = runner.run(checks)
+                assert (runner.sandbox.host is not None) == warm
+    assert results[True] == results[False]
+    assert all(r.passed for r in results[True]) == (source == "solutions")
+    assert any(r.passed for r in results[True]) == (source == "solutions")

@@ -294,6 +294,10 @@ def start_tenant(control: socket.socket, tenant_fd: int, uid: int, limits: str) 
         os.mkdir(home, 0o700)
         os.chdir(home)
         os.environ.update(HOME=home, TMPDIR=home, MPLCONFIGDIR=os.path.join(home, "matplotlib"))
+        # The first session to import a task file leaves its bytecode here for the next ones
+        # (this tenant's own folder: a session can only ever affect its own submission).
+        sys.pycache_prefix = os.path.join(home, "pycache")
+        sys.dont_write_bytecode = False
         importlib.import_module(PACKAGE).__path__ = [os.path.join(INBOX, str(uid), PACKAGE)]
         tenant = socket.socket(fileno=tenant_fd)
         tenant.sendall(b"ready\n")
