@@ -80,7 +80,7 @@ def nbgrader(students: int, assignment: str, root: Path) -> float:
     for number in range(students):
         target = root / "submitted" / f"student{number:03d}" / assignment
         target.mkdir(parents=True)
-        for notebook in (paths.assignmentS / assignment).glob("*.ipynb"):
+        for notebook in (paths.ASSIGNMENTS / assignment).glob("*.ipynb"):
             shutil.copyfile(notebook, target / notebook.name)
     lib = root / "lib"
     shutil.copytree(paths.COURSE_LIB, lib / "course_lib")
