@@ -9,6 +9,8 @@ it skips every upload whose result is already recorded for the same bytes.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -28,8 +30,9 @@ from grader.autograde import gradebook, reports
 from grader.autograde.intake import Submission, intake, student_id_for
 from grader.autograde.notebooks import execute, restore_locked_cells, sanitize_outputs, trusted_metadata
 from grader.checks import registry
-from grader.checks.reference import ReferenceStore, load_reference
+from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
 from grader.checks.runner import CheckResult, CheckRunner, submission_lib
+from grader.runner import host
 from grader.runner.launch import SandboxPolicy
 
 Result = dict[str, Any]
@@ -151,8 +154,7 @@ def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Se
             results = _unrunnable(checks, "no task files in the submission")
             notebook_problems = _grade_notebooks(submission, None, options, db_url, notebooks)
         else:
-            reference = load_reference()
-            store = ReferenceStore("grade", reference)
+            reference, store = _grading_reference()
             with (
                 submission_lib(submission.root) as (lib_dir, _),
                 CheckRunner(lib_dir, options.policy, reference, store, options.check_budget) as runner,
@@ -174,23 +176,46 @@ def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Se
     return result
 
 
-def local_pool(workers: int) -> ProcessPoolExecutor:
+@functools.cache
+def _grading_reference() -> tuple[ReferenceLib, ReferenceStore]:
+    """This worker's reference implementation and stored expected values, loaded once."""
+    reference = load_reference()
+    return reference, ReferenceStore("grade", reference)
+
+
+def local_pool(workers: int, policy: SandboxPolicy | None = None) -> ProcessPoolExecutor:
     """The default executor: ``workers`` fresh interpreters, one torch thread each.
 
     Workers start from a forkserver because forking a process whose torch/OpenMP threads are
     running can deadlock the child on its first parallel operation (a batch started from a
-    notebook or a test process would hang).
+    notebook or a test process would hang). Each worker warms up as soon as it starts (see
+    :func:`_start_worker`), while the main process prepares the gradebook.
     """
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("forkserver"), initializer=_start_worker
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=_start_worker,
+        initargs=(policy,),
     )
+    for _ in range(workers):  # start every worker now, not at the first upload
+        pool.submit(int)
+    return pool
 
 
-def _start_worker() -> None:
-    """One torch thread per worker: the workers (and their children) share the machine's cores."""
+def _start_worker(policy: SandboxPolicy | None) -> None:
+    """One torch thread per worker (the workers and their children share the machine's cores);
+    then load the checks and the reference, and start the sandbox host, so the first upload
+    finds the worker warm."""
     import torch
 
     torch.set_num_threads(1)
+    if policy is None:
+        return
+    registry.load_checks(include_hidden=True)
+    _grading_reference()
+    if host.warm_available(policy):
+        with contextlib.suppress(host.HostFailed):  # the first upload retries and reports it
+            host.shared_host(policy.limits).start()
 
 
 def _crashed(upload: Path, options: BatchOptions, error: BaseException) -> Result:
@@ -226,13 +251,14 @@ def autograde(
 ) -> list[Result]:
     """Grade ``uploads`` into ``options.out``; returns every student's result (old and new)."""
     uploads = sorted(set(uploads))
-    db_url = gradebook.prepare(options.out, options.assignment, options.db_url)
-    notebooks = gradebook.notebook_names(db_url, options.assignment)
     pending = [u for u in uploads if not _done(u, options)]
-    own_executor = executor is None
-    executor = executor or local_pool(workers)
+    own_executor = executor is None and bool(pending)
+    if own_executor:
+        executor = local_pool(workers, options.policy)  # the workers warm up during prepare()
     start = time.perf_counter()
     try:
+        db_url = gradebook.prepare(options.out, options.assignment, options.db_url)
+        notebooks = gradebook.notebook_names(db_url, options.assignment)
         futures = {
             executor.submit(grade_upload, upload, options, db_url, notebooks): upload for upload in pending
         }
@@ -257,7 +283,7 @@ def autograde(
                 flush=True,
             )
     finally:
-        if own_executor:
+        if own_executor and executor is not None:
             executor.shutdown()
     results = _collect(options)
     reports.write_grades_csv(

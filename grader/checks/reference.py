@@ -150,7 +150,8 @@ class ReferenceStore:
         if file not in self.loaded:
             path = self.root / file
             if path.exists():
-                arrays = np.load(path, allow_pickle=False)
+                with np.load(path, allow_pickle=False) as archive:  # decompressed once, not per read
+                    arrays = {name: archive[name] for name in archive.files}
                 self.loaded[file] = (json.loads(str(arrays[_STRUCTURE])), arrays)
             else:
                 self.loaded[file] = ({}, {})
