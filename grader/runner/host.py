@@ -86,22 +86,13 @@ class SandboxHost:
             "",
             "host",
         ]
-        with open(root / "stderr", "wb") as stderr:
-            self.process = subprocess.Popen(
-                command,
-                pass_fds=(child_end.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                cwd=root,
-                env=launch.child_environment(),
-                start_new_session=True,
-            )
+        self.process = launch.spawn_zygote(command, child_end.fileno(), root)
         child_end.close()
         self.control = parent_end
         if self._receive(START_TIMEOUT) != b"ready\n":
+            error = launch.stderr_tail(root) or "no output"
             self.kill()
-            raise HostFailed(f"the sandbox host did not start: {self._stderr_tail(root) or 'no output'}")
+            raise HostFailed(f"the sandbox host did not start: {error}")
 
     def kill(self) -> None:
         """Kill the whole sandbox (every tenant with it) and delete its folders."""
@@ -184,12 +175,6 @@ class SandboxHost:
             return self.control.recv(6)
         except OSError:
             return b""
-
-    @staticmethod
-    def _stderr_tail(root: Path) -> str:
-        with contextlib.suppress(OSError):
-            return (root / "stderr").read_bytes()[-2000:].decode(errors="replace").strip()
-        return ""
 
 
 def tenant_uid(grader_pid: int, number: int) -> int:

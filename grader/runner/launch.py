@@ -9,10 +9,12 @@ rlimits on CPU time, address space, processes, file size and open files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import site
+import subprocess
 import sys
 import sysconfig
 from dataclasses import asdict, dataclass, field
@@ -203,3 +205,27 @@ def child_environment() -> dict[str, str]:
         "IPYTHONDIR": "/tmp/ipython",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+
+
+def spawn_zygote(command: list[str], control_fd: int, folder: Path) -> subprocess.Popen[bytes]:
+    """Start ``command`` (a zygote that talks on ``control_fd``) in its own session, with the
+    child environment and ``folder`` as working directory. Its own stderr (sessions have their
+    pipes) goes to ``folder/stderr``: a pipe nobody drains would block it once full."""
+    with open(folder / "stderr", "wb") as stderr:
+        return subprocess.Popen(
+            command,
+            pass_fds=(control_fd,),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            cwd=folder,
+            env=child_environment(),
+            start_new_session=True,
+        )
+
+
+def stderr_tail(folder: Path) -> str:
+    """The end of what a zygote started by :func:`spawn_zygote` wrote to its stderr."""
+    with contextlib.suppress(OSError):
+        return (folder / "stderr").read_bytes()[-2000:].decode(errors="replace").strip()
+    return ""

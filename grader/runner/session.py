@@ -89,19 +89,7 @@ class Sandbox:
             command = launch.bwrap_command(self.lib_dir, child_end.fileno(), self.policy.limits)
         else:
             command = launch.local_command(self.lib_dir, child_end.fileno(), self.policy.limits)
-        # The zygote's own stderr (sessions have their own pipes) goes to a file: a pipe nobody
-        # drains would block it once full.
-        with open(Path(self.scratch.name) / "stderr", "wb") as stderr:
-            self.process = subprocess.Popen(
-                command,
-                pass_fds=(child_end.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                cwd=self.scratch.name,
-                env=launch.child_environment(),
-                start_new_session=True,
-            )
+        self.process = launch.spawn_zygote(command, child_end.fileno(), Path(self.scratch.name))
         child_end.close()
         self.control, self.sandboxed = parent_end, use_bwrap
         self.control.settimeout(START_TIMEOUT)
@@ -115,11 +103,7 @@ class Sandbox:
             raise ChildDied(f"the grading process did not start: {error or 'no output'}")
 
     def _stderr_tail(self) -> str:
-        if self.scratch is None:
-            return ""
-        with contextlib.suppress(OSError):
-            return (Path(self.scratch.name) / "stderr").read_bytes()[-2000:].decode(errors="replace").strip()
-        return ""
+        return launch.stderr_tail(Path(self.scratch.name)) if self.scratch is not None else ""
 
     def alive(self) -> bool:
         if self.host is not None:
