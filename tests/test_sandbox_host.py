@@ -69,7 +69,8 @@ def observe():
                 pass
     ipc = {kind: open(f"/proc/sysvipc/{kind}").read().splitlines()[1:] for kind in ("shm", "sem", "msg")}
     inbox = sorted(os.listdir("/sandbox/inbox")) if os.access("/sandbox/inbox", os.R_OK) else None
-    return [os.getuid(), sorted(os.listdir("/tmp")), processes, ipc, inbox, os.getcwd()]
+    scratch = sorted(e for e in os.listdir("/tmp") if os.lstat("/tmp/" + e).st_uid != 0)  # not bwrap's
+    return [os.getuid(), scratch, processes, ipc, inbox, os.getcwd()]
 
 def read(path):
     with open(path) as handle:

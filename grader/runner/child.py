@@ -386,13 +386,17 @@ def ipc_rows(kind: str) -> list[dict[str, str]]:
 
 
 def wipe_scratch() -> bool:
-    """Delete everything in the scratch file system (only tenants write there); True if empty.
+    """Delete everything a tenant wrote to the scratch file system; True if nothing is left.
 
-    Trees too deep or too odd to delete are left, and the host reports dirty (then restarts)."""
+    Root-owned entries are bubblewrap's own (the folders above a runtime mounted under /tmp,
+    made 0755): tenants cannot create or write them. Trees too deep or too odd to delete are
+    left, and the host reports dirty (then restarts)."""
     for entry in os.listdir(SCRATCH):
+        path = os.path.join(SCRATCH, entry)
         with contextlib.suppress(OSError, RecursionError):
-            force_remove(os.path.join(SCRATCH, entry))
-    return not os.listdir(SCRATCH)
+            if os.lstat(path).st_uid != 0:
+                force_remove(path)
+    return all(os.lstat(os.path.join(SCRATCH, entry)).st_uid == 0 for entry in os.listdir(SCRATCH))
 
 
 def force_remove(path: str) -> None:
