@@ -159,6 +159,10 @@ class SandboxHost:
             clean = False
         shutil.rmtree(Path(self.folder.name) / "inbox" / str(uid), ignore_errors=True)
         if not clean:
+            print(
+                "grader: a submission left traces the sandbox host could not remove; starting a fresh sandbox",
+                file=sys.stderr,
+            )
             self.kill()
 
     def _next_uid(self) -> int:
