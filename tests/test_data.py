@@ -225,3 +225,18 @@ def test_auto_uses_cifar10_when_cached(monkeypatch, tmp_path, capsys, archive):
 def test_unknown_dataset_name():
     with pytest.raises(ValueError, match="Unknown dataset"):
         data.load_dataset("mnist")
+
+
+def test_digits_arrays_are_scikit_learns_without_importing_it():
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    pixels, labels = data.digits_arrays()
+    reference = load_digits()
+    assert pixels.dtype == np.float64 and labels.dtype == np.int64
+    assert np.array_equal(pixels, reference.data) and np.array_equal(labels, reference.target)
+    probe = "import sys; from course_lib.data import digits_arrays; digits_arrays(); print('sklearn' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

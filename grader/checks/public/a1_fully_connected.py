@@ -574,12 +574,12 @@ def _training_environment(seed: int) -> Iterator[None]:
 @functools.cache
 def _overfit_data() -> dict[str, Tensor]:
     """The protocol's data: the first 50 digits / 16, float64, centred with their own mean."""
-    from sklearn.datasets import load_digits
+    from course_lib.data import digits_arrays  # a given module: the grader's own copy
 
-    digits = load_digits()
-    X = torch.from_numpy(digits.data[:50] / 16.0).to(torch.float64)
+    pixels, labels = digits_arrays()
+    X = torch.from_numpy(pixels[:50] / 16.0).to(torch.float64)
     X = X - X.mean(dim=0)
-    y = torch.from_numpy(digits.target[:50]).to(torch.int64)
+    y = torch.from_numpy(labels[:50]).to(torch.int64)
     return {"X_train": X, "y_train": y, "X_val": X, "y_val": y}
 
 
