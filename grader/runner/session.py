@@ -1,9 +1,10 @@
 """The grader's side of the channel to a child running student code.
 
 A :class:`Sandbox` is one zygote process for one submission (its own bubblewrap sandbox, or a
-tenant of this process's long-lived :mod:`host`); each :class:`Session` is a fresh fork of it. Every wait has a deadline; the child's stdout/stderr is drained and bounded; a child
-that dies, hangs or sends malformed data raises :class:`ChildDied` and the caller moves on to a
-fresh session. Values coming back are decoded by :mod:`protocol`, so they can only be plain
+tenant of this process's long-lived :mod:`host`); each :class:`Session` is a fresh fork of it.
+Every wait has a deadline; the child's stdout/stderr is drained and bounded; a child that dies,
+hangs or sends malformed data raises :class:`ChildDied` and the caller moves on to a fresh
+session. Values coming back are decoded by :mod:`protocol`, so they can only be plain
 data (exact tensors, numbers, strings, tuples, lists, dicts) or opaque :class:`Handle` objects.
 """
 
@@ -83,6 +84,8 @@ class Sandbox:
                 raise ChildDied(str(error)) from None
             self.sandboxed = True
             return
+        if self.scratch is not None:  # a restart: the dead zygote's folder goes
+            self.scratch.cleanup()
         self.scratch = tempfile.TemporaryDirectory(prefix="grader-child-")
         parent_end, child_end = socket.socketpair()
         if use_bwrap:
