@@ -5,6 +5,7 @@ IPC, detached and stopped processes); tenant B, in the same sandbox, must find n
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,8 @@ def plant():
     shm = libc.shmget(0x5EC1, 4096, 0o1000 | 0o666)  # IPC_CREAT, world-readable
     sem = libc.semget(0x5EC2, 1, 0o1000 | 0o666)
     msg = libc.msgget(0x5EC3, 0o1000 | 0o666)
+    if os.uname().machine == "x86_64":  # add_key(2) into the uid's user keyring, which outlives it
+        libc.syscall(248, b"user", b"left-behind", b"PLANTED", 7, -4)
     sleeper = "import os, time\\nos.setsid()\\nwhile True: time.sleep(0.05)"
     for _ in range(3):
         subprocess.Popen([sys.executable, "-c", sleeper], start_new_session=True)
@@ -129,6 +132,19 @@ def test_a_tenant_leaves_nothing_for_the_next(tmp_path: Path):
     assert set(uids) <= {0, uid_b}, f"processes of other uids are alive: {sorted(set(uids))}"
     assert ipc == {"shm": [], "sem": [], "msg": []}
     assert inbox is None, "tenants must not list the inbox"
+    if os.uname().machine == "x86_64":
+        assert _keys_of(uid_a) <= 2, "the first tenant's key is still in its keyring"
+
+
+def _keys_of(uid: int, wait: float = 5.0) -> int:
+    """Keys the kernel holds for ``uid`` (its two keyrings count), once garbage collection ran."""
+    deadline = time.monotonic() + wait
+    while True:
+        rows = [line.split() for line in Path("/proc/key-users").read_text().splitlines()]
+        keys = next((int(row[2].split("/")[0]) for row in rows if row[0] == f"{uid}:"), 0)
+        if keys <= 2 or time.monotonic() > deadline:
+            return keys
+        time.sleep(0.05)
 
 
 def test_a_dead_host_is_replaced(tmp_path: Path):

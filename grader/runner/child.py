@@ -16,7 +16,7 @@ CAP_SETGID and never runs student code. For each submission it forks a tenant th
 good to that submission's own uid, confines itself, imports the task files from
 ``INBOX/<uid>/course_lib`` (readable by that uid alone) and then serves sessions exactly like
 the zygote above. When the grader ends the tenant, a reaper running as the tenant's uid kills
-every process of that uid and removes its files and IPC objects; the host reports ``clean``
+every process of that uid and removes its files, IPC objects and keys; the host reports ``clean``
 only when nothing of the tenant is left.
 """
 
@@ -50,6 +50,10 @@ INBOX = "/sandbox/inbox"
 SCRATCH = "/tmp"
 #: Seconds the reaper keeps killing a tenant's processes before it gives up (host reports dirty).
 REAP_SECONDS = 5.0
+#: keyctl(2) system call numbers, and the constants the reaper uses.
+KEYCTL_SYSCALL = {"x86_64": 250, "aarch64": 219}
+KEYCTL_CLEAR = 7
+KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -4, -5
 
 
 class Session:
@@ -317,7 +321,9 @@ def end_tenant(pid: int, uid: int) -> bool:
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
-            code = 0 if kill_all_of_my_uid(uid) and remove_ipc(uid) and wipe_scratch() else 1
+            clean = kill_all_of_my_uid(uid) and remove_ipc(uid) and wipe_scratch()
+            clear_keyrings()  # best effort: a kernel may refuse keyctl, and uids are not reused
+            code = 0 if clean else 1
         finally:
             os._exit(code)
     _, status = os.waitpid(reaper, 0)
@@ -370,6 +376,17 @@ def remove_ipc(uid: int) -> bool:
                 control(int(row[ipc_id_column(kind)]), ipc_rmid, None)
         empty = empty and not ipc_rows(kind)
     return empty
+
+
+def clear_keyrings() -> None:
+    """Empty this uid's user and user-session keyrings: the kernel keeps them after the uid's
+    last process is gone. (The C library has no keyctl wrapper: raw system call numbers.)"""
+    number = KEYCTL_SYSCALL.get(os.uname().machine)
+    if number is None:
+        return
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    for keyring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
+        libc.syscall(number, KEYCTL_CLEAR, keyring)
 
 
 def ipc_id_column(kind: str) -> str:
