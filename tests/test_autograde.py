@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader import paths
+from grader.autograde import gradebook
 from grader.autograde.batch import BatchOptions, autograde
 from grader.checks.reference import load_reference
 from grader.checks.run import grade
@@ -81,3 +82,18 @@ def test_sandboxed_and_local_runs_agree_for_honest_code():
         for policy in (SandboxPolicy(use_bwrap=False), SANDBOX)
     ]
     assert results[0] == results[1]
+
+
+def test_prepare_skips_an_unchanged_release_and_redoes_a_changed_one(tmp_path: Path):
+    assignment = "a3_dropout"
+    url = gradebook.prepare(tmp_path, assignment)
+    released = tmp_path / "release" / assignment / f"{assignment}.ipynb"
+    source = tmp_path / "source" / assignment / f"{assignment}.ipynb"
+    stamp = released.stat().st_mtime_ns
+    assert gradebook.prepare(tmp_path, assignment) == url
+    assert released.stat().st_mtime_ns == stamp, "an unchanged source was released again"
+    source.write_text("{}")  # the course folder no longer matches solutions/
+    gradebook.prepare(tmp_path, assignment)
+    assert released.stat().st_mtime_ns != stamp
+    assert source.read_bytes() == (paths.SOLUTIONS / assignment / f"{assignment}.ipynb").read_bytes()
+    assert gradebook.notebook_names(url, assignment) == [assignment]
