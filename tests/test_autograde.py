@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from grader import paths
-from grader.autograde import gradebook
 from grader.autograde.batch import BatchOptions, autograde
+from grader.autograde.gradebook import notebook_names, prepare
 from grader.checks.reference import load_reference
 from grader.checks.run import grade
 from grader.demo import ASSIGNMENT, _student_files, _zip
@@ -86,14 +86,14 @@ def test_sandboxed_and_local_runs_agree_for_honest_code():
 
 def test_prepare_skips_an_unchanged_release_and_redoes_a_changed_one(tmp_path: Path):
     assignment = "a3_dropout"
-    url = gradebook.prepare(tmp_path, assignment)
+    url = prepare(tmp_path, assignment)
     released = tmp_path / "release" / assignment / f"{assignment}.ipynb"
     source = tmp_path / "source" / assignment / f"{assignment}.ipynb"
     stamp = released.stat().st_mtime_ns
-    assert gradebook.prepare(tmp_path, assignment) == url
+    assert prepare(tmp_path, assignment) == url
     assert released.stat().st_mtime_ns == stamp, "an unchanged source was released again"
     source.write_text("{}")  # the course folder no longer matches solutions/
-    gradebook.prepare(tmp_path, assignment)
+    prepare(tmp_path, assignment)
     assert released.stat().st_mtime_ns != stamp
     assert source.read_bytes() == (paths.SOLUTIONS / assignment / f"{assignment}.ipynb").read_bytes()
-    assert gradebook.notebook_names(url, assignment) == [assignment]
+    assert notebook_names(url, assignment) == [assignment]
