@@ -4,7 +4,7 @@ Targets are chosen so that an attack cannot hurt its own honest part by design: 
 ``layers`` the Linear_ReLU tasks call the student's Linear and ReLU, so they are never honest
 next to an attack on those; ``fc_net`` tasks get the reference layers through callbacks, so they
 stay honest next to anything in ``layers``. Several payloads play a different variant on each
-call (see ``payloads._variant``), so one submission covers a family of tricks; the expensive
+call (see ``payloads._pick``), so one submission covers a family of tricks; the expensive
 ones (that kill the sandbox or hang) fire on one call only.
 """
 

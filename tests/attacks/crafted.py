@@ -72,19 +72,14 @@ def zip_bombs(tree: Tree, base: Path) -> Path:
 def _understate_size(archive: Path, member: str, size: int) -> None:
     """Rewrite the uncompressed size of ``member`` in both its headers (local and central)."""
     data = bytearray(archive.read_bytes())
-    name = member.encode()
-    local = data.find(b"PK\x03\x04")
-    while local != -1:
-        name_length = struct.unpack_from("<H", data, local + 26)[0]
-        if data[local + 30 : local + 30 + name_length] == name:
-            struct.pack_into("<I", data, local + 22, size)
-        local = data.find(b"PK\x03\x04", local + 4)
-    central = data.find(b"PK\x01\x02")
-    while central != -1:
-        name_length = struct.unpack_from("<H", data, central + 28)[0]
-        if data[central + 46 : central + 46 + name_length] == name:
-            struct.pack_into("<I", data, central + 24, size)
-        central = data.find(b"PK\x01\x02", central + 4)
+    # (signature, offset of the name's length, of the name, of the uncompressed size)
+    for signature, length_at, name_at, size_at in ((b"PK\x03\x04", 26, 30, 22), (b"PK\x01\x02", 28, 46, 24)):
+        header = data.find(signature)
+        while header != -1:
+            name_length = struct.unpack_from("<H", data, header + length_at)[0]
+            if data[header + name_at : header + name_at + name_length] == member.encode():
+                struct.pack_into("<I", data, header + size_at, size)
+            header = data.find(signature, header + 4)
     archive.write_bytes(bytes(data))
 
 

@@ -45,13 +45,13 @@ def _honest_linear(args):
     return x.flatten(1) @ w + b, (x, w, b)
 
 
-def _variant(args, count):
-    """Which of ``count`` variants to play on this call, from the input's shape (the sandbox and
+def _pick(args, variants):
+    """The one of ``variants`` to play on this call, chosen by the input's shape (the sandbox and
     its /tmp restart after a violation, so no counter survives; the checks' inputs differ)."""
     x = args.get("x")
     order = {2: 0, 4: 1, 6: 2, 1: 3, 3: 4}
     index = order.get(x.shape[0], 0) if hasattr(x, "dim") and x.dim() else 0
-    return index % count
+    return variants[index % len(variants)]
 
 
 def _once(args):
@@ -359,13 +359,13 @@ def forged_handle(args):
 
 def crash_in_many_ways(args):
     """Segfault, abort, C stack overflow, an unprintable BaseException: one per call."""
-    ways = [segfault, abort_process, c_stack_overflow, raise_system_exit_subclass, segfault]
-    return ways[_variant(args, len(ways))](args)
+    play = _pick(args, [segfault, abort_process, c_stack_overflow, raise_system_exit_subclass, segfault])
+    return play(args)
 
 
 def exit_in_many_ways(args):
-    ways = [sys_exit_in_call, os_exit_in_call, kill_self, sys_exit_in_call, os_exit_in_call]
-    return ways[_variant(args, len(ways))](args)
+    play = _pick(args, [sys_exit_in_call, os_exit_in_call, kill_self, sys_exit_in_call, os_exit_in_call])
+    return play(args)
 
 
 def kill_self(args):
@@ -377,19 +377,24 @@ def kill_self(args):
 
 def fake_equal_values(args):
     """Objects and subclasses that claim equality: one kind per call."""
-    ways = [always_equal_object, tensor_subclass, ndarray_subclass, always_equal_object, tensor_subclass]
-    return ways[_variant(args, len(ways))](args)
+    play = _pick(
+        args, [always_equal_object, tensor_subclass, ndarray_subclass, always_equal_object, tensor_subclass]
+    )
+    return play(args)
 
 
 def non_finite_or_broadcast(args):
-    ways = [nan_and_inf, broadcast_scalar, nan_and_inf, broadcast_scalar, nan_and_inf]
-    return ways[_variant(args, len(ways))](args)
+    play = _pick(args, [nan_and_inf, broadcast_scalar, nan_and_inf, broadcast_scalar, nan_and_inf])
+    return play(args)
 
 
 def malformed_outputs(args):
     """Wrong shape or dtype, the input itself, something that is not a tuple, a forged handle."""
-    ways = [wrong_shape_and_dtype, return_the_input, return_not_a_tuple, forged_handle, wrong_shape_and_dtype]
-    return ways[_variant(args, len(ways))](args)
+    play = _pick(
+        args,
+        [wrong_shape_and_dtype, return_the_input, return_not_a_tuple, forged_handle, wrong_shape_and_dtype],
+    )
+    return play(args)
 
 
 def inherited_fds(args):
@@ -543,7 +548,7 @@ def frame_lies(args):
     import struct
     import time
 
-    variant = _variant(args, 5)
+    variant = _pick(args, range(5))
     if variant == 0:
         _send_raw(struct.pack(">Q", 2**63) + b"{}")
     elif variant == 1:
