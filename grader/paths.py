@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -18,3 +20,16 @@ GIVEN_MODULES: tuple[str, ...] = ("__init__", "solver", "gradcheck", "data", "vi
 TASK_MODULES: tuple[str, ...] = ("layers", "fc_net", "optim")
 #: Assignments, in teaching order.
 ASSIGNMENT_NAMES: tuple[str, ...] = ("a1_fully_connected", "a2_optimizers", "a3_dropout")
+
+
+def interpreter_tools_on_path() -> None:
+    """Make the programs installed beside this interpreter findable by name.
+
+    nbgrader runs ``alembic`` by name when it creates a gradebook. When the grader is started
+    as ``.venv/bin/python -m grader`` without activating the venv (cron, systemd, Makefiles),
+    the venv's ``bin`` is not on ``PATH``; call this before handing work to nbgrader.
+    """
+    tools = str(Path(sys.executable).parent)
+    searched = os.environ.get("PATH", "").split(os.pathsep)
+    if tools not in searched:
+        os.environ["PATH"] = os.pathsep.join([tools, *filter(None, searched)])

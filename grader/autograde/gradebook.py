@@ -39,6 +39,7 @@ def prepare(root: Path, assignment: str, url: str | None = None) -> str:
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
+    paths.interpreter_tools_on_path()  # nbgrader creates the gradebook with alembic
     url = url or db_url(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / "exchange").mkdir(exist_ok=True)

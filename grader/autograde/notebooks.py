@@ -23,6 +23,7 @@ from typing import Any
 import nbformat
 
 from grader.runner import launch
+from grader.runner.redact import redact
 
 SHIM = launch.RUNNER_DIR / "notebook_shim" / "grader"
 WORK = "/sandbox/work"
@@ -78,25 +79,30 @@ def trusted_metadata(notebook: Any, released: Any) -> Any:
     return notebook
 
 
+def _text(value: Any, limit: int) -> str:
+    """A student-produced string, bounded, with machine paths replaced by the student's names."""
+    return redact(str(value)[-limit:] if limit < 0 else str(value)[:limit])
+
+
 def _clean_output(output: Any) -> Any | None:
     kind = output.get("output_type")
     if kind == "stream":
         return nbformat.v4.new_output(
-            "stream", name=output.get("name", "stdout"), text=str(output.get("text", ""))[:MAX_TEXT]
+            "stream", name=output.get("name", "stdout"), text=_text(output.get("text", ""), MAX_TEXT)
         )
     if kind == "error":
-        trace = "\n".join(str(line) for line in output.get("traceback", []))[-MAX_TEXT:]
+        trace = "\n".join(str(line) for line in output.get("traceback", []))
         return nbformat.v4.new_output(
             "error",
-            ename=str(output.get("ename", ""))[:200],
-            evalue=str(output.get("evalue", ""))[:2000],
-            traceback=[trace],
+            ename=_text(output.get("ename", ""), 200),
+            evalue=_text(output.get("evalue", ""), 2000),
+            traceback=[_text(trace, -MAX_TEXT)],
         )
     if kind in ("display_data", "execute_result"):
         data = output.get("data", {})
         kept: dict[str, str] = {}
         if isinstance(data.get("text/plain"), str):
-            kept["text/plain"] = data["text/plain"][:MAX_TEXT]
+            kept["text/plain"] = _text(data["text/plain"], MAX_TEXT)
         png = data.get("image/png")
         if isinstance(png, str):
             try:
@@ -212,5 +218,5 @@ def _run(command: list[str], timeout: float, cwd: Path) -> str:
         if code != 0:
             errors.seek(0)
             tail = errors.read()[-1500:].decode(errors="replace").strip().splitlines()
-            return f"notebook execution failed (exit {code}): {tail[-1] if tail else 'no message'}"
+            return f"notebook execution failed (exit {code}): {redact(tail[-1]) if tail else 'no message'}"
     return ""

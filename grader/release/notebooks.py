@@ -33,6 +33,7 @@ def released_notebooks() -> dict[Path, str]:
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
+    paths.interpreter_tools_on_path()
     released: dict[Path, str] = {}
     with tempfile.TemporaryDirectory(prefix="grader-release-") as tmp:
         root = Path(tmp)

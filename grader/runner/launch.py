@@ -137,11 +137,13 @@ def bwrap_prefix(
         "--die-with-parent", "--new-session",
         "--ro-bind", "/usr", "/usr",
         "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
+        "--perms", "0755", "--dir", "/etc",  # else 0700: the unprivileged uid could not enter it
         "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+        "--ro-bind-try", "/etc/fonts", "/etc/fonts",  # fontconfig's configuration (matplotlib)
         "--proc", "/proc", "--dev", "/dev",
         "--perms", "1777", "--size", str(scratch_bytes), "--tmpfs", "/tmp",
     ]  # fmt: skip
-    created: set[str] = {"/usr", "/tmp"}
+    created: set[str] = {"/usr", "/tmp", "/etc"}
     all_mounts = [Mount(Path(p), p) for p in _runtime_paths()] + [Mount(RUNNER_DIR, SANDBOX_RUNNER), *mounts]
     for mount in all_mounts:
         for ancestor in _ancestors(mount.target):
@@ -192,9 +194,16 @@ def local_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
     ]
 
 
+#: Variables passed from the grader's environment to the child when set: the child must run
+#: the same float kernels as the grader (seeded draws are compared with what the grader draws).
+PASSED_THROUGH = ("ATEN_CPU_CAPABILITY",)
+
+
 def child_environment() -> dict[str, str]:
-    """The child's whole environment: nothing of the grader's own environment leaks in."""
-    return {
+    """The child's whole environment: nothing of the grader's own environment leaks in but
+    :data:`PASSED_THROUGH`."""
+    passed = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
+    return passed | {
         "PATH": "/usr/bin:/bin",
         "HOME": "/tmp",
         "OMP_NUM_THREADS": "1",

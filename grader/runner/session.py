@@ -26,6 +26,7 @@ from typing import Any
 
 from grader.runner import host, launch, protocol
 from grader.runner.protocol import Handle
+from grader.runner.redact import redact
 
 #: Bytes of a session's stdout/stderr kept for feedback; the rest is counted and dropped.
 OUTPUT_KEPT = 32 * 1024
@@ -40,13 +41,18 @@ Reference = Callable[[str, list[Any], dict[str, Any]], Any]
 
 
 class ChildError(Exception):
-    """Something went wrong on the child's side of a call."""
+    """Something went wrong on the child's side of a call; the message names no machine path."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
 
 
 class StudentError(ChildError):
-    """The student's code raised an exception; carries its type, message and traceback."""
+    """The student's code raised an exception; carries its type, message and traceback, with
+    sandbox paths rewritten to the submission's own file names."""
 
     def __init__(self, type_name: str, message: str, traceback: str) -> None:
+        message, traceback = redact(message), redact(traceback)
         super().__init__(f"{type_name}: {message}" if message else type_name)
         self.type_name, self.message, self.traceback = type_name, message, traceback
 
