@@ -34,7 +34,9 @@ def _library_prefixes() -> list[tuple[str, str]]:
         sys.prefix: "python",
         sys.base_prefix: "python",
     }
-    return sorted(((p.rstrip("/"), shown) for p, shown in pairs.items() if len(p) > 1), key=lambda x: -len(x[0]))
+    return sorted(
+        ((p.rstrip("/"), shown) for p, shown in pairs.items() if len(p) > 1), key=lambda x: -len(x[0])
+    )
 
 
 def redact(text: str) -> str:
