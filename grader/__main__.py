@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit = commands.add_parser("submit", help="validate your work and write the zip to upload")
     submit.add_argument("assignment", metavar="ASSIGNMENT")
     submit.add_argument("--out", help="zip to write (default: ASSIGNMENT-submission.zip)")
+    submit.add_argument(
+        "--strict", action="store_true", help="exit 1 when there are warnings (failing checks, empty answers)"
+    )
     submit.set_defaults(module="grader.autograde.submit")
 
     autograde = commands.add_parser("autograde", help="grade uploads (zips or folders named by student id)")

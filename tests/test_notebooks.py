@@ -5,7 +5,8 @@ Every assignment with a source notebook in solutions/<assignment>/ is covered. T
 released notebook in a temporary copy of the students' tree (course_lib/, grader/ without hidden
 checks, assignments/<assignment>/) in two situations: with the reference code of every task up to
 and including the assignment (it must run to the end and draw its plots), and with the reference
-code of the earlier assignments only (it must stop at its first task's NotImplementedError).
+code of the earlier assignments only (quick tests print the stub's line; "Run All" stops at the first
+check cell, after its table, on one short line).
 """
 
 from __future__ import annotations
@@ -216,6 +217,15 @@ def test_notebook_runs_with_solutions(assignment, source, checks, tmp_path):
     assert images, "the notebook displayed no image/png"
     assert not set(plotting) - images, f"cells {sorted(set(plotting) - images)} drew no image/png"
 
+    results = [
+        o
+        for c in run.notebook.cells
+        if nbs.check_task(c)
+        for o in c.outputs
+        if o.output_type == "execute_result"
+    ]
+    assert not results, f"check cells must return nothing (nbgrader would read it as a grade): {results}"
+
     if run.seconds > BUDGET_SECONDS:
         warnings.warn(f"{assignment} took {run.seconds:.0f} s (budget {BUDGET_SECONDS} s)", stacklevel=1)
     assert run.seconds < 3 * BUDGET_SECONDS
@@ -234,6 +244,13 @@ def test_notebook_stops_at_first_task_on_stubs(assignment, source, checks, tmp_p
     failed = nbs.error_cell(run.notebook)
     assert run.error is not None and failed is not None, "the notebook ran through on the stubs"
     index, output = failed
-    assert setup < index <= first_check, f"expected a failure at the first task ({task}); {_describe(run)}"
-    assert output["ename"] == "NotImplementedError", _describe(run)
-    assert output["evalue"] == not_implemented_message(task, TASKS[task].module), _describe(run)
+    assert index == first_check, f"expected the first check cell ({task}) to stop Run All; {_describe(run)}"
+    # The quick test before it printed the stub's line instead of raising.
+    printed = [o.get("text", "") for c in run.notebook.cells[setup + 1 : index] for o in c.get("outputs", [])]
+    assert any(not_implemented_message(task, TASKS[task].module) in text for text in printed), printed
+    # The check cell shows its table, then one short line (no traceback into the grader).
+    kinds = [o["output_type"] for o in run.notebook.cells[index].outputs]
+    assert kinds == ["display_data", "error"], kinds
+    assert output["ename"] == "ChecksFailed", _describe(run)
+    assert len(output["traceback"]) == 1 and task in output["traceback"][0], output["traceback"]
+    assert "not implemented yet" in output["evalue"], output["evalue"]

@@ -62,6 +62,95 @@ def validate(assignment: str, repo: Path = paths.REPO) -> list[str]:
     return problems
 
 
+#: What nbgrader leaves in a written-answer or code cell the student has not touched.
+_UNANSWERED = ("YOUR ANSWER HERE", "YOUR CODE HERE")
+#: A notebook whose kernel was busy this long after the file was written may hold unsaved work.
+_UNSAVED_SLACK_SECONDS = 5.0
+
+
+def failing_tasks(assignment: str, repo: Path = paths.REPO) -> list[str]:
+    """'<task>: <first failing public check's message>' for each task whose public checks fail."""
+    from grader.checks.run import grade
+
+    failed: dict[str, str] = {}
+    for result in grade(repo / "course_lib", [assignment]):
+        if not result.passed:
+            failed.setdefault(result.task, result.message)
+    return [
+        message[:200] if message.startswith(f"{task} ") else f"{task}: {message[:200]}"
+        for task, message in failed.items()
+    ]
+
+
+def unanswered_cells(notebook_path: Path) -> list[str]:
+    """The grade ids of written-answer and code-answer cells left as released (or empty)."""
+    notebook = nbformat.read(notebook_path, as_version=4)
+    empty = []
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if not meta.get("solution"):
+            continue
+        text = cell.source.strip()
+        if not text or any(marker in text for marker in _UNANSWERED):
+            empty.append(str(meta.get("grade_id", "?")))
+    return empty
+
+
+def unsaved_notebooks(paths_on_disk: list[Path]) -> list[Path]:
+    """Notebooks open in a local Jupyter server whose kernel ran after the file was last saved."""
+    try:
+        from jupyter_server.serverapp import list_running_servers
+    except ImportError:
+        return []
+    wanted = {p.resolve(): p for p in paths_on_disk}
+    stale = []
+    for server in list_running_servers():
+        for session in _sessions(server):
+            path = (Path(server.get("root_dir", "/")) / session.get("path", "")).resolve()
+            activity = _timestamp(session.get("kernel", {}).get("last_activity"))
+            if (
+                path in wanted
+                and activity is not None
+                and activity - path.stat().st_mtime > _UNSAVED_SLACK_SECONDS
+            ):
+                stale.append(wanted[path])
+    return stale
+
+
+def _sessions(server: dict[str, Any]) -> list[dict[str, Any]]:
+    import urllib.request
+
+    url = f"{server.get('url', '').rstrip('/')}/api/sessions"
+    request = urllib.request.Request(url, headers={"Authorization": f"token {server.get('token', '')}"})
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            sessions = json.load(response)
+    except (OSError, ValueError):
+        return []  # a server that is gone or answers oddly: nothing to learn from it
+    return [s for s in sessions if isinstance(s, dict)] if isinstance(sessions, list) else []
+
+
+def _timestamp(text: object) -> float | None:
+    try:
+        return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def warnings(assignment: str, repo: Path = paths.REPO) -> list[str]:
+    """What the student probably wants to fix before uploading (the upload is still written)."""
+    notes = [f"failing public checks: {line}" for line in failing_tasks(assignment, repo)]
+    notebooks = [repo / f for f in submission_files(assignment, repo) if f.suffix == ".ipynb"]
+    for notebook in notebooks:
+        for grade_id in unanswered_cells(notebook):
+            notes.append(f"{notebook.name}: the answer cell {grade_id} is still empty")
+    for notebook in unsaved_notebooks(notebooks):
+        notes.append(
+            f"{notebook.name} ran in Jupyter after it was last saved: save it (Ctrl+S), then submit again"
+        )
+    return notes
+
+
 def build(assignment: str, out: Path, repo: Path = paths.REPO) -> Path:
     """Write the submission zip to ``out`` (validate first)."""
     files = submission_files(assignment, repo)
@@ -84,9 +173,14 @@ def main(args: Any) -> int:
         for problem in problems:
             print(f"  - {problem}")
         return 1
+    notes = warnings(args.assignment)
     out = Path(args.out or f"{args.assignment}-submission.zip")
     build(args.assignment, out)
     print(f"wrote {out} — upload this file; it contains:")
     for relative in submission_files(args.assignment):
         print(f"  {relative}")
-    return 0
+    if notes:
+        print(f"\nwarning: {len(notes)} thing(s) you may want to fix first (then run submit again):")
+        for note in notes:
+            print(f"  - {note}")
+    return 1 if notes and args.strict else 0

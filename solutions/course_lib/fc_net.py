@@ -364,8 +364,8 @@ def create_solver_instance(
       loader); the model's input_dim is the product of X_train.shape[1:], with 10 classes.
     - dtype, device: of the model.
 
-    The Solver must use a STRING update_rule (e.g. 'sgd' or 'adam') and an optim_config of plain
-    numbers. Target: validation accuracy >= 0.90 on the default digits data within at most 50
+    The Solver must use a STRING update_rule ('sgd': the other rules are written in a2) and an
+    optim_config of plain numbers. Target: validation accuracy >= 0.90 on the default digits data within at most 50
     epochs (the notebook states the CIFAR-10 target).
 
     Returns the (untrained) Solver; the caller runs ``solver.train()``.

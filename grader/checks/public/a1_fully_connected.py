@@ -730,7 +730,7 @@ def _solver_setup(ctx: Context, data: dict[str, Tensor], dtype: torch.dtype | No
         type(rule) is str,
         case,
         "the Solver's update_rule is not a string.",
-        hint="pass update_rule='sgd' or 'adam' (a name), not a function.",
+        hint="pass the rule's name, update_rule='sgd', not the function.",
     )
     config = settings["optim_config"]
     compare.that(
@@ -1351,5 +1351,5 @@ def create_solver_trains(ctx: Context) -> None:
         case,
         f"best validation accuracy {accuracy:.3f} < {SOLVER_TARGET} when training {trainer} with "
         f"{described}.",
-        hint="tune the learning rate first (adam with 1e-3 to 1e-2 is a good start), then epochs and hidden_dim.",
+        hint="tune sgd's learning rate first (try factors of 10 between 1e-2 and 1), then epochs and hidden_dim.",
     )
