@@ -44,6 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     submit.set_defaults(module="grader.autograde.submit")
 
+    gradescope = commands.add_parser("gradescope", help="write a Gradescope autograder zip for an assignment")
+    gradescope.add_argument("assignment", metavar="ASSIGNMENT")
+    gradescope.add_argument("--out", help="zip to write (default: ASSIGNMENT-autograder.zip)")
+    gradescope.add_argument(
+        "--torch-pip-args", default="", help="pip options for torch in setup.sh (e.g. a CPU wheel index)"
+    )
+    gradescope.add_argument("--grade", metavar="ROOT", help=argparse.SUPPRESS)  # what run_autograder calls
+    gradescope.set_defaults(module="grader.autograde.gradescope")
+
     autograde = commands.add_parser("autograde", help="grade uploads (zips or folders named by student id)")
     autograde.add_argument("assignment", metavar="ASSIGNMENT")
     autograde.add_argument(

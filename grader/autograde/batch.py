@@ -64,11 +64,11 @@ def upload_digest(upload: Path) -> str:
     return digest.hexdigest()
 
 
-def _checks(assignment: str) -> list[registry.Check]:
+def checks_of(assignment: str) -> list[registry.Check]:
     return registry.select(registry.load_checks(include_hidden=True), [assignment])
 
 
-def _summarise(submission: Submission, results: Sequence[CheckResult]) -> Result:
+def summarise(submission: Submission, results: Sequence[CheckResult]) -> Result:
     checks = [r.as_dict() for r in results]
     return {
         "student": submission.student,
@@ -147,14 +147,14 @@ def _grade_notebooks(
 def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Sequence[str]) -> Result:
     """Everything about one upload, as plain data. Runs in a worker; never raises for bad input."""
     start = time.perf_counter()
-    checks = _checks(options.assignment)
+    checks = checks_of(options.assignment)
     with tempfile.TemporaryDirectory(prefix="grader-upload-") as tmp:
         submission = intake(upload, options.assignment, Path(tmp) / "submission")
         if not submission.files:
             results = _unrunnable(checks, "no task files in the submission")
             notebook_problems = _grade_notebooks(submission, None, options, db_url, notebooks)
         else:
-            reference, store = _grading_reference()
+            reference, store = grading_reference()
             with (
                 submission_lib(submission.root) as (lib_dir, _),
                 CheckRunner(lib_dir, options.policy, reference, store, options.check_budget) as runner,
@@ -165,7 +165,7 @@ def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Se
         if submitted.exists():
             shutil.rmtree(submitted)
         shutil.copytree(submission.root, submitted)
-    result = _summarise(submission, results)
+    result = summarise(submission, results)
     result["problems"] += [f"{name}: {problem}" for name, problem in notebook_problems.items() if problem]
     result.update(
         upload=upload.name,
@@ -177,7 +177,7 @@ def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Se
 
 
 @functools.cache
-def _grading_reference() -> tuple[ReferenceLib, ReferenceStore]:
+def grading_reference() -> tuple[ReferenceLib, ReferenceStore]:
     """This worker's reference implementation and stored expected values, loaded once."""
     reference = load_reference()
     return reference, ReferenceStore("grade", reference)
@@ -212,7 +212,7 @@ def _start_worker(policy: SandboxPolicy | None) -> None:
     if policy is None:
         return
     registry.load_checks(include_hidden=True)
-    _grading_reference()
+    grading_reference()
     if host.warm_available(policy):
         with contextlib.suppress(host.HostFailed):  # the first upload retries and reports it
             host.shared_host(policy.limits).start()
@@ -224,7 +224,7 @@ def _crashed(upload: Path, options: BatchOptions, error: BaseException) -> Resul
     submission = Submission(student, options.assignment, upload)
     detail = "".join(traceback.format_exception_only(type(error), error)).strip()
     submission.problems.append(f"grading failed, please report: {detail}")
-    result = _summarise(submission, _unrunnable(_checks(options.assignment), "not graded (grader error)"))
+    result = summarise(submission, _unrunnable(checks_of(options.assignment), "not graded (grader error)"))
     result.update(upload=upload.name, upload_sha256=upload_digest(upload), timestamp=None, seconds=0.0)
     return result
 

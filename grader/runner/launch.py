@@ -62,6 +62,18 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+def bwrap_usable() -> bool:
+    """bubblewrap is installed and can build this sandbox here (containers often forbid the
+    namespaces it needs)."""
+    if bwrap_path() is None:
+        return False
+    try:
+        probe = subprocess.run([*bwrap_prefix([]), "/bin/true"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
 def sandbox_uid() -> int | None:
     """An unprivileged uid for this grading process's sandboxes (unique per live grader process).
 
@@ -182,7 +194,9 @@ def bwrap_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
 
 
 def local_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
-    """The weaker fallback: a plain child process with the same rlimits and a private cwd."""
+    """The weaker fallback: a plain child process with the same rlimits and a private cwd,
+    under an unprivileged uid when the grader is root (files only the grader may read, such as
+    the reference and hidden checks, must then be closed to others: see ``grader gradescope``)."""
     return [
         sys.executable,
         "-I",
@@ -190,7 +204,7 @@ def local_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
         str(lib_dir),
         str(control_fd),
         limits.as_json(),
-        "",
+        str(sandbox_uid() or ""),
     ]
 
 
