@@ -18,6 +18,7 @@ from grader import paths
 from grader.autograde import gradescope
 from grader.autograde.batch import BatchOptions, autograde
 from grader.demo import ASSIGNMENT, _student_files, _zip
+from grader.runner import launch
 from grader.runner.launch import SandboxPolicy, bwrap_path
 
 #: Linear.forward is right only if the solutions can be read; it also tries to forge results.json.
@@ -85,7 +86,11 @@ def test_package_layout(autograder_zip: Path, tmp_path: Path):
 
 
 def _run_autograder(
-    root: Path, files: dict[str, bytes], as_zip: bool, path: str = os.environ["PATH"]
+    root: Path,
+    files: dict[str, bytes],
+    as_zip: bool,
+    path: str = os.environ["PATH"],
+    python: str = sys.executable,
 ) -> dict:
     if as_zip:
         (root / "submission" / "my-upload.zip").write_bytes(_zip(files))
@@ -93,7 +98,7 @@ def _run_autograder(
         for name, data in files.items():
             (root / "submission" / name).parent.mkdir(parents=True, exist_ok=True)
             (root / "submission" / name).write_bytes(data)
-    env = {"PATH": path, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable, "HOME": "/tmp"}
+    env = {"PATH": path, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": str(python), "HOME": "/tmp"}
     process = subprocess.run(
         ["/bin/bash", str(root / "source" / "run_autograder")],
         env=env,
@@ -127,13 +132,32 @@ def test_results_equal_the_batch_graders(root: Path, tmp_path: Path):
     assert hidden and all(t["output"] == "" for t in hidden)
 
 
+SYSTEM_PYTHON = Path("/usr/bin/python3.11")
+
+
+@pytest.fixture
+def open_python(root: Path) -> Path:
+    """An interpreter every user can run, as in Gradescope's container: a venv of the system's
+    Python 3.11 that imports this test run's packages (ours may live under a 0700 home)."""
+    site_packages = Path(next(p for p in sys.path if p.endswith("site-packages")))
+    if not SYSTEM_PYTHON.exists() or not launch._open_to_others(site_packages):
+        pytest.skip("needs /usr/bin/python3.11 and packages in folders open to other users")
+    venv = root.parent / "venv"
+    subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", "--without-pip", str(venv)], check=True)
+    (next(venv.glob("lib/python3.11/site-packages")) / "packages.pth").write_text(f"{site_packages}\n")
+    for path in [venv, *venv.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    return venv / "bin" / "python"
+
+
 @pytest.mark.slow
-def test_without_bubblewrap_the_child_cannot_read_solutions_or_forge_results(root: Path):
+def test_without_bubblewrap_the_child_cannot_read_solutions_or_forge_results(root: Path, open_python: Path):
     """A PATH without bwrap: checks run in an unprivileged child, which finds the reference,
     the hidden checks and the results folder closed."""
     files = _student_files(paths.SOLUTION_LIB)
     files["course_lib/layers.py"] = PEEKING_LAYERS.encode()
-    result = _run_autograder(root, files, as_zip=False, path="/nonexistent")
+    result = _run_autograder(root, files, as_zip=False, path="/nonexistent", python=str(open_python))
     assert "without bubblewrap" in result["output"]
     linear = [t for t in result["tests"] if t["name"].startswith("Linear.forward:")]
     assert linear and all(t["score"] == 0 for t in linear), linear

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import site
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -195,8 +196,9 @@ def bwrap_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
 
 def local_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
     """The weaker fallback: a plain child process with the same rlimits and a private cwd,
-    under an unprivileged uid when the grader is root (files only the grader may read, such as
-    the reference and hidden checks, must then be closed to others: see ``grader gradescope``)."""
+    under an unprivileged uid when possible (:func:`local_uid`; files only the grader may read,
+    such as the reference and hidden checks, must then be closed to others: see
+    ``grader gradescope``)."""
     return [
         sys.executable,
         "-I",
@@ -204,8 +206,25 @@ def local_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
         str(lib_dir),
         str(control_fd),
         limits.as_json(),
-        str(sandbox_uid() or ""),
+        str(local_uid() or ""),
     ]
+
+
+def _open_to_others(path: Path) -> bool:
+    """Every folder from / down to ``path`` may be entered by any user."""
+    return all(os.stat(folder).st_mode & stat.S_IXOTH for folder in [*reversed(path.parents), path])
+
+
+def local_uid() -> int | None:
+    """The uid of a child without bubblewrap: unprivileged when the grader is root and
+    everything the child imports (this interpreter's ``sys.path``, the runner) is open to other
+    users; None otherwise, and the child keeps the grader's uid (e.g. a Python installed under
+    a 0700 home: the child could not import the standard library)."""
+    uid = sandbox_uid()
+    if uid is None:
+        return None
+    needed = [RUNNER_DIR, *(Path(p) for p in sys.path if p and os.path.isdir(p))]
+    return uid if all(_open_to_others(p.resolve()) for p in needed) else None
 
 
 #: Variables passed from the grader's environment to the child when set: the child must run
