@@ -11,10 +11,14 @@ if ! python -c "import torch" 2>/dev/null; then
   # Pinned on purpose: an unpinned torch pulls several GB of CUDA packages on Linux.
   pip install -q "torch==2.13.0" ${TORCH_PIP_ARGS:-}
 fi
-if ! python -c "import grader, nbgrader, pytest, ruff" 2>/dev/null; then
+if ! python -c "import grader, nbgrader, pytest, ruff, jupyterhub" 2>/dev/null; then
   pip install -q -e ".[dev]"
 fi
 if ! command -v bwrap >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   # bubblewrap isolates student code during autograding; without it the grader says so loudly.
   (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1 || echo "note: bubblewrap not installed"
+fi
+if ! command -v configurable-http-proxy >/dev/null && [ "$(id -u)" = 0 ] && command -v npm >/dev/null; then
+  # JupyterHub's proxy, for the deploy/jupyterhub smoke test.
+  npm install -g --silent configurable-http-proxy >/dev/null 2>&1 || echo "note: configurable-http-proxy not installed"
 fi

@@ -12,13 +12,13 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import open_python as open_interpreter
 import pytest
 
 from grader import paths
 from grader.autograde import gradescope
 from grader.autograde.batch import BatchOptions, autograde
 from grader.demo import ASSIGNMENT, _student_files, _zip
-from grader.runner import launch
 from grader.runner.launch import SandboxPolicy, bwrap_path
 
 #: Linear.forward is right only if the solutions can be read; it also tries to forge results.json.
@@ -132,23 +132,13 @@ def test_results_equal_the_batch_graders(root: Path, tmp_path: Path):
     assert hidden and all(t["output"] == "" for t in hidden)
 
 
-SYSTEM_PYTHON = Path("/usr/bin/python3.11")
-
-
 @pytest.fixture
 def open_python(root: Path) -> Path:
-    """An interpreter every user can run, as in Gradescope's container: a venv of the system's
-    Python 3.11 that imports this test run's packages (ours may live under a 0700 home)."""
-    site_packages = Path(next(p for p in sys.path if p.endswith("site-packages")))
-    if not SYSTEM_PYTHON.exists() or not launch._open_to_others(site_packages):
+    """An interpreter every user can run, as in Gradescope's container."""
+    python = open_interpreter.make(root.parent / "venv")
+    if python is None:
         pytest.skip("needs /usr/bin/python3.11 and packages in folders open to other users")
-    venv = root.parent / "venv"
-    subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", "--without-pip", str(venv)], check=True)
-    (next(venv.glob("lib/python3.11/site-packages")) / "packages.pth").write_text(f"{site_packages}\n")
-    for path in [venv, *venv.rglob("*")]:
-        if not path.is_symlink():
-            path.chmod(0o755 if path.is_dir() else 0o644)
-    return venv / "bin" / "python"
+    return python
 
 
 @pytest.mark.slow
