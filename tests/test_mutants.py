@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import tests.mutants as catalogs
-from grader import paths
 from grader.checks import registry
-from grader.checks.reference import ReferenceStore, load_reference
-from grader.checks.runner import CheckRunner, assemble_lib, submission_lib
-from grader.runner.launch import SandboxPolicy
-from tests.mutants import Mutant
+from grader.checks.reference import load_reference
+from grader.checks.runner import CheckRunner
+from tests.mutants import Mutant, edited_lib, warm_runner
 
 
 def all_mutants() -> list[Mutant]:
@@ -34,11 +31,7 @@ CHECKS = registry.load_checks()
 @pytest.fixture(scope="module")
 def runner() -> Iterator[CheckRunner]:
     """One warm child for all mutants: each session imports the mutated files of its own folder."""
-    store = ReferenceStore("grade", REFERENCE)
-    with (
-        submission_lib(paths.SOLUTIONS) as (lib, _),
-        CheckRunner(lib, SandboxPolicy(use_bwrap=False), REFERENCE, store) as warm,
-    ):
+    with warm_runner(REFERENCE) as warm:
         yield warm
 
 
@@ -57,16 +50,9 @@ def test_every_check_catches_some_mutant():
 @pytest.mark.slow
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_mutant_is_caught(mutant: Mutant, tmp_path: Path, runner: CheckRunner):
-    sources = tmp_path / "sources"
-    sources.mkdir()
-    for module in paths.TASK_MODULES:
-        shutil.copyfile(paths.SOLUTION_LIB / f"{module}.py", sources / f"{module}.py")
-    target = sources / f"{mutant.module}.py"
-    target.write_text(mutant.apply(target.read_text()))
-    assemble_lib(sources, tmp_path / "lib")
-
+    lib = edited_lib(tmp_path, mutant.module, mutant.apply)
     tasks = {c.task.name for c in CHECKS if c.name in mutant.caught_by}
-    results = runner.run(registry.select(CHECKS, tasks=tasks), lib=tmp_path / "lib")
+    results = runner.run(registry.select(CHECKS, tasks=tasks), lib=lib)
     failed = {r.check for r in results if not r.passed}
     unknown = set(mutant.caught_by) - {r.check for r in results}
     assert not unknown, f"caught_by names checks that do not exist: {sorted(unknown)}"

@@ -2,11 +2,30 @@
 
 Each catalog module (one per assignment) defines ``MUTANTS``: a list of :class:`Mutant`, each a
 single textual edit of one file of ``solutions/course_lib`` and the checks expected to fail.
+The helpers here (:func:`replace_once`, :func:`edited_lib`, :func:`warm_runner`) are shared with
+``tests/variants`` (correct code written differently, the mirror image of a mutant).
 """
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+from grader import paths
+from grader.checks.reference import ReferenceLib, ReferenceStore
+from grader.checks.runner import CheckRunner, assemble_lib, submission_lib
+from grader.runner.launch import SandboxPolicy
+
+
+def replace_once(source: str, old: str, new: str, what: str) -> str:
+    """``source`` with the one occurrence of ``old`` replaced by ``new``."""
+    count = source.count(old)
+    if count != 1:
+        raise ValueError(f"{what}: the text to replace occurs {count} times, expected once")
+    return source.replace(old, new)
 
 
 @dataclass(frozen=True)
@@ -19,7 +38,27 @@ class Mutant:
     why: str = ""  # the realistic bug this stands for
 
     def apply(self, source: str) -> str:
-        count = source.count(self.old)
-        if count != 1:
-            raise ValueError(f"mutant {self.name}: the text to replace occurs {count} times, expected once")
-        return source.replace(self.old, self.new)
+        return replace_once(source, self.old, self.new, f"mutant {self.name}")
+
+
+def edited_lib(tmp_path: Path, module: str, edit: Callable[[str], str]) -> Path:
+    """A folder holding a ``course_lib`` of the solutions with ``edit`` applied to ``module``."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    for name in paths.TASK_MODULES:
+        shutil.copyfile(paths.SOLUTION_LIB / f"{name}.py", sources / f"{name}.py")
+    target = sources / f"{module}.py"
+    target.write_text(edit(target.read_text()))
+    assemble_lib(sources, tmp_path / "lib")
+    return tmp_path / "lib"
+
+
+@contextmanager
+def warm_runner(reference: ReferenceLib | None) -> Iterator[CheckRunner]:
+    """One warm, unsandboxed child whose sessions can each import another course_lib folder."""
+    store = ReferenceStore("grade", reference)
+    with (
+        submission_lib(paths.SOLUTIONS) as (lib, _),
+        CheckRunner(lib, SandboxPolicy(use_bwrap=False), reference, store) as warm,
+    ):
+        yield warm
