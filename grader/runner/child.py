@@ -103,7 +103,10 @@ class Session:
             return protocol.Handle(self.store(kept), type(kept).__qualname__)
         if op == "call":
             args, kwargs = self.resolve(value)
-            return self.target(request)(*args, **kwargs)
+            result = self.target(request)(*args, **kwargs)
+            if request.get("keep"):  # the result stays here (e.g. a non-contiguous view)
+                return protocol.Handle(self.store(result), type(result).__qualname__)
+            return result
         if op == "get":
             return self.target(request)
         if op == "set":

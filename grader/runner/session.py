@@ -210,6 +210,21 @@ class Session:
         request = {"op": "call", "handle": obj.id, "attr": method, "what": f"{obj.type}.{method}"}
         return self.request(request, (list(args), kwargs), timeout=timeout)
 
+    def derive(self, obj: Handle, method: str, *args: Any) -> Handle:
+        """``obj.method(*args)`` computed and kept on the child's side (e.g. a non-contiguous
+        view of a kept tensor, which the wire format would make contiguous)."""
+        request = {
+            "op": "call",
+            "handle": obj.id,
+            "attr": method,
+            "what": f"{obj.type}.{method}",
+            "keep": True,
+        }
+        handle = self.request(request, (list(args), {}))
+        if not isinstance(handle, Handle):
+            self._die(f"answered {method} with something other than a handle")
+        return handle
+
     def get(self, obj: Handle, attr: str) -> Any:
         return self.request({"op": "get", "handle": obj.id, "attr": attr, "what": f"{obj.type}.{attr}"})
 

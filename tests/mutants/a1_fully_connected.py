@@ -35,11 +35,22 @@ MUTANTS = [
         why="squeeze() to drop singleton image dims also drops a batch of one",
     ),
     Mutant(
+        "linear_forward_view",
+        "layers",
+        LINEAR_OUT,
+        "out = x.view(x.shape[0], w.shape[0]) @ w + b",
+        caught_by=("linear_forward_non_contiguous",),
+        why="flattens with view(), which fails on a non-contiguous x (a transposed or sliced batch)",
+    ),
+    Mutant(
         "linear_forward_caches_flat_x",
         "layers",
         "cache = (x, w, b)",
         "cache = (x.reshape(x.shape[0], -1), w, b)",
-        caught_by=("linear_forward_cache",),
+        caught_by=(
+            "linear_backward_autograd",
+            "linear_backward_images",
+        ),
         why="caches the flattened x, so backward cannot restore x's shape",
     ),
     # ---------------------------------------------------------------- Linear.backward
@@ -93,7 +104,7 @@ MUTANTS = [
         "layers",
         "out = x.clamp(min=0)",
         "out = x.clamp_(min=0)",
-        caught_by=("relu_forward_small", "relu_forward_random", "relu_forward_input_unchanged"),
+        caught_by=("relu_forward_input_unchanged",),
         why="clamps x in place, so the caller's x (and the cache) change",
     ),
     Mutant(
@@ -117,7 +128,7 @@ MUTANTS = [
         "layers",
         "dx = dout * (x > 0)",
         "dx = dout * (x >= 0)",
-        caught_by=("relu_backward_ties", "relu_backward_autograd", "relu_backward_float32_images"),
+        caught_by=("relu_backward_ties",),
         why="lets the gradient through at x == 0",
     ),
     Mutant(
@@ -138,19 +149,23 @@ MUTANTS = [
         why="forgets the ReLU",
     ),
     Mutant(
-        "linear_relu_caches_output",
+        "linear_relu_flattens_with_view",
         "layers",
-        "cache = (linear_cache, relu_cache)",
-        "cache = (linear_cache, out)",
-        caught_by=("linear_relu_forward_cache",),
-        why="caches the ReLU output instead of the ReLU's own cache (its input)",
+        "a, linear_cache = Linear.forward(x, w, b)",
+        "a, linear_cache = Linear.forward(x.view(x.shape[0], -1), w, b)",
+        caught_by=("linear_relu_forward_non_contiguous",),
+        why="flattens x with view() before the Linear layer: fails on a non-contiguous x",
     ),
     Mutant(
         "linear_relu_cache_swapped",
         "layers",
         "cache = (linear_cache, relu_cache)",
         "cache = (relu_cache, linear_cache)",
-        caught_by=("linear_relu_forward_cache",),
+        caught_by=(
+            "linear_relu_backward_autograd",
+            "linear_relu_backward_images_ties",
+            "linear_relu_backward_small",
+        ),
         why="stores the two caches in the wrong order",
     ),
     Mutant(

@@ -8,7 +8,6 @@ import torch
 from grader.checks import compare
 from grader.checks.context import Context
 from grader.checks.public.a1_fully_connected import (
-    EXACT,
     _case,
     _check_init_layout,
     _check_model_loss,
@@ -23,8 +22,8 @@ from grader.checks.public.a1_fully_connected import (
     _linear_backward_stored,
     _linear_forward,
     _linear_inputs,
+    _linear_relu,
     _linear_relu_backward_stored,
-    _linear_relu_forward,
     _net_params,
     _randn,
     _relu_backward,
@@ -33,10 +32,12 @@ from grader.checks.public.a1_fully_connected import (
     _solver_setup,
     _svm_stored,
     _tiny,
+    _unpack,
     _validate_setup,
     _with_zeros,
 )
 from grader.checks.registry import check
+from grader.runner.protocol import Handle
 
 # --------------------------------------------------------------------------------------------
 # Layers
@@ -50,17 +51,29 @@ def linear_forward_float32_batch_of_one(ctx: Context) -> None:
     _linear_forward(ctx, x, w, b, ctx.expected("out", lambda ref: ref.layers.Linear.forward(x, w, b)[0]))
 
 
+def _non_contiguous(ctx: Context, shape: tuple[int, ...], seed: int) -> tuple[Handle, torch.Tensor]:
+    """A child-side non-contiguous view of shape ``shape`` (a transpose of the last two dims of a
+    kept tensor) and its value here. x.view(N, -1) cannot flatten it; x.reshape can."""
+    x = _randn((*shape[:-2], shape[-1], shape[-2]), seed=seed)
+    view = ctx.student.derive(ctx.student.keep(x), "transpose", -1, -2)
+    compare.that(
+        ctx.student.call_method(view, "is_contiguous") is False, "test input", "the view is contiguous."
+    )
+    return view, x.transpose(-1, -2)
+
+
 @check(task="Linear.forward", points=1)
-def linear_forward_cache(ctx: Context) -> None:
-    """The cache is (x, w, b): the inputs themselves, unchanged and not reshaped (x (3, 2, 2))."""
-    x, w, b = _linear_inputs((3, 2, 2), 4, seed=102)
-    expected = ctx.expected("out", lambda ref: ref.layers.Linear.forward(x, w, b)[0])
-    _, cache = _linear_forward(ctx, x, w, b, expected)
-    case = _case(x=x, w=w)
-    hint = "cache = (x, w, b) with x as given (Linear.backward needs x's shape)."
-    compare.structure(cache, tuple, 3, f"cache ({case})", hint=hint)
-    for name, actual, sent in zip(("x", "w", "b"), cache, (x, w, b), strict=True):
-        _compare(actual, sent, f"cache {name}", case, dtype=sent.dtype, tol=EXACT, hint=hint)
+def linear_forward_non_contiguous(ctx: Context) -> None:
+    """x (3, 2, 4) is a transposed view (not contiguous in memory): out is still x_flat @ w + b."""
+    view, x = _non_contiguous(ctx, (3, 2, 4), seed=102)
+    w, b = _randn((8, 5), seed=1021), _randn((5,), seed=1022)
+    case = _case(x=x, w=w) + ", x not contiguous (a transposed view)"
+    result = ctx.student.call("layers.Linear.forward", view, w, b)
+    out, _ = _unpack(result, 2, "Linear.forward", case, "return the tuple (out, cache).")
+    _compare(
+        out, _linear(x, w, b), "out", case, dtype=x.dtype,
+        hint="flatten with an operation that works on any tensor layout; view() needs contiguous memory.",
+    )  # fmt: skip
 
 
 @check(task="Linear.backward", points=1)
@@ -93,41 +106,31 @@ def relu_forward_input_unchanged(ctx: Context) -> None:
 
 @check(task="ReLU.backward", points=1)
 def relu_backward_float32_images(ctx: Context) -> None:
-    """float32 4-dimensional input (2, 3, 2, 2) with exact zeros: dx float32, 0 where x <= 0."""
-    x = _with_zeros(_randn((2, 3, 2, 2), seed=114), torch.Generator().manual_seed(115)).float()
+    """float32 4-dimensional input (2, 3, 2, 2) (no exact zeros): dx float32, 0 where x < 0."""
+    x = _randn((2, 3, 2, 2), seed=114).float()
     dout = _randn(x.shape, seed=116, dtype=torch.float32)
     _relu_backward(ctx, x, dout, ctx.expected("dx", lambda ref: ref.layers.ReLU.backward(dout, x)))
 
 
 @check(task="ReLU.backward", points=1)
 def relu_backward_inputs_unchanged(ctx: Context) -> None:
-    """dout and the cache x are not modified in place (dout[x <= 0] = 0, masked_fill_ ...)."""
-    x = _with_zeros(_randn((4, 3), seed=117), torch.Generator().manual_seed(118))
+    """dout and the cache are not modified in place (dout[x <= 0] = 0, masked_fill_ ...); x has
+    no exact zeros (the tie is relu_backward_ties' rule alone)."""
+    x = _randn((4, 3), seed=117)
     dout = _randn(x.shape, seed=119)
     expected = ctx.expected("dx", lambda ref: ref.layers.ReLU.backward(dout, x))
     _relu_backward(ctx, x, dout, expected, keep_inputs=True)
 
 
 @check(task="Linear_ReLU.forward", points=1)
-def linear_relu_forward_cache(ctx: Context) -> None:
-    """The cache is ((x, w, b), a): the Linear cache and the ReLU cache (the pre-activation a)."""
-    x, w, b = _linear_inputs((3, 2, 2), 5, seed=121)
-    expected = ctx.expected("out", lambda ref: ref.layers.Linear_ReLU.forward(x, w, b)[0])
-    cache = _linear_relu_forward(ctx, x, w, b, expected)
-    case = _case(x=x, w=w)
-    hint = "cache = (linear_cache, relu_cache), the caches returned by Linear.forward and ReLU.forward."
-    compare.structure(cache, tuple, 2, f"cache ({case})", hint=hint)
-    compare.structure(cache[0], tuple, 3, f"cache[0], the Linear cache ({case})", hint=hint)
-    for name, actual, sent in zip(("x", "w", "b"), cache[0], (x, w, b), strict=True):
-        _compare(actual, sent, f"cache[0] {name}", case, dtype=x.dtype, tol=EXACT, hint=hint)
-    _compare(
-        cache[1],
-        _linear(x, w, b),
-        "cache[1], the ReLU cache",
-        case,
-        dtype=x.dtype,
-        hint="ReLU.forward's cache is its input: the pre-activation a = x @ w + b, not the output.",
-    )
+def linear_relu_forward_non_contiguous(ctx: Context) -> None:
+    """x (3, 2, 2) is a transposed view (not contiguous in memory): out = ReLU(x_flat @ w + b)."""
+    view, x = _non_contiguous(ctx, (3, 2, 2), seed=121)
+    w, b = _randn((4, 5), seed=1211), _randn((5,), seed=1212)
+    case = _case(x=x, w=w) + ", x not contiguous (a transposed view)"
+    result = ctx.student.call("layers.Linear_ReLU.forward", view, w, b)
+    out, _ = _unpack(result, 2, "Linear_ReLU.forward", case, "return the tuple (out, cache).")
+    _compare(out, _linear_relu(x, w, b), "out", case, dtype=x.dtype, kind="linear_relu")
 
 
 @check(task="Linear_ReLU.backward", points=1)

@@ -14,12 +14,14 @@ import inspect
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch.nn.functional import cross_entropy
 
 from grader.checks import compare
+from grader.checks.compare import CheckFailure
 from grader.checks.context import Context
 from grader.checks.registry import check
 from grader.runner.protocol import Handle
@@ -244,22 +246,22 @@ def _unpack(result: Any, count: int, what: str, case: str, hint: str) -> tuple[A
 # Talking to the child: kept tensors (in-place detection), models holding given parameters
 # --------------------------------------------------------------------------------------------
 
-#: How messages name the tensors inside a layer's cache.
-CACHE_LABELS = {"cache[0]": "x (cache[0])", "cache[1]": "w (cache[1])", "cache[2]": "b (cache[2])"}
-
 
 def _call_keeping_inputs(ctx: Context, target: str, named: Sequence[tuple[str, Any]], case: str) -> Any:
-    """Call ``target`` with child-side copies of the tensor arguments (also inside tuples), then
-    fail unless every one still holds the value that was sent."""
+    """Call ``target`` with child-side copies of the tensor arguments (also inside tuples, lists
+    and dicts, e.g. a cache), then fail unless every one still holds the value that was sent,
+    naming the first one that changed."""
     shared: list[tuple[str, Handle, Tensor]] = []
 
     def prepare(name: str, value: Any) -> Any:
         if isinstance(value, Tensor):
             handle = ctx.student.keep(value)
-            shared.append((CACHE_LABELS.get(name, name), handle, value))
+            shared.append((name, handle, value))
             return handle
-        if isinstance(value, tuple):
-            return tuple(prepare(f"{name}[{i}]", item) for i, item in enumerate(value))
+        if type(value) in (tuple, list):
+            return type(value)(prepare(f"{name}[{i}]", item) for i, item in enumerate(value))
+        if type(value) is dict:
+            return {key: prepare(f"{name}[{key!r}]", item) for key, item in value.items()}
         return value
 
     args = [prepare(name, value) for name, value in named]
@@ -871,6 +873,48 @@ def _random_affine_cases(g: torch.Generator, min_outputs: int):
         yield x, w, b, _randn((x.shape[0], w.shape[1]), g)
 
 
+# Backward checks grade the pair: the cache comes from the student's own forward on the same
+# inputs (its layout is private to the student), or has the documented layout when that forward's
+# output is wrong, so that a forward bug costs the forward's points only.
+
+
+@dataclass(frozen=True)
+class _Cache:
+    value: Any
+    #: '' for the student's own cache, else why the documented layout is used
+    note: str
+
+
+def _own_cache(ctx: Context, forward: str, args: Sequence[Tensor], want: Tensor, documented: Any) -> _Cache:
+    """The cache of the student's ``layers.<forward>(*args)`` when its out matches ``want``."""
+    try:
+        result = ctx.student.call(f"layers.{forward}", *args)
+        compare.structure(result, tuple, 2, forward)
+        compare.tensor(result[0], want, forward, dtype=want.dtype, **_tol(want.dtype))
+        return _Cache(result[1], "")
+    except (CheckFailure, StudentError):
+        return _Cache(
+            documented, f"your {forward} does not pass its checks, so the documented cache was used"
+        )
+
+
+def _call_backward(
+    ctx: Context, backward: str, dout: Tensor, cache: _Cache, case: str, keep_inputs: bool = False
+) -> Any:
+    """``layers.<backward>(dout, cache)``; with ``keep_inputs`` no input may change."""
+    named = [("dout", dout), ("cache", cache.value)]
+    try:
+        return _invoke(ctx, f"layers.{backward}", named, case, keep_inputs)
+    except StudentError as error:
+        if not cache.note:
+            raise
+        raise CheckFailure(f"{backward} ({case}): {cache.note}; with it your code raised {error}.") from None
+
+
+def _pair_case(case: str, cache: _Cache) -> str:
+    return f"{case}; {cache.note}" if cache.note else case
+
+
 @check(task="Linear.forward", points=1)
 def linear_forward_small(ctx: Context) -> None:
     """Hand-checkable case: x (2, 3), w (3, 2), b (2,)."""
@@ -909,9 +953,10 @@ def linear_forward_random(ctx: Context) -> None:
 def _linear_backward(
     ctx: Context, x: Tensor, w: Tensor, b: Tensor, dout: Tensor, expected, keep_inputs: bool = False
 ) -> None:
-    case = _case(x=x, w=w)
-    named = [("dout", dout), ("cache", (x, w, b))]
-    result = _invoke(ctx, "layers.Linear.backward", named, case, keep_inputs)
+    """Linear.forward(x, w, b), then Linear.backward(dout, its cache); compared with ``expected``."""
+    cache = _own_cache(ctx, "Linear.forward", (x, w, b), _linear(x, w, b), (x, w, b))
+    case = _pair_case(_case(x=x, w=w), cache)
+    result = _call_backward(ctx, "Linear.backward", dout, cache, case, keep_inputs)
     grads = _unpack(result, 3, "Linear.backward", case, "return the tuple (dx, dw, db).")
     for name, actual, want in zip(("dx", "dw", "db"), grads, expected, strict=True):
         _compare(actual, want, name, case, dtype=x.dtype)
@@ -954,22 +999,13 @@ def linear_backward_autograd(ctx: Context) -> None:
 def _relu_forward(ctx: Context, x: Tensor, expected: Tensor, keep_inputs: bool = False) -> None:
     case = _case(x=x)
     result = _invoke(ctx, "layers.ReLU.forward", [("x", x)], case, keep_inputs)
-    out, cache = _unpack(result, 2, "ReLU.forward", case, "return the tuple (out, cache).")
+    out, _ = _unpack(result, 2, "ReLU.forward", case, "return the tuple (out, cache).")
     _compare(out, expected, "out", case, dtype=x.dtype, kind="relu")
-    _compare(
-        cache,
-        x,
-        "cache",
-        case,
-        dtype=x.dtype,
-        tol=EXACT,
-        hint="the cache is x itself, unchanged: do not modify x in place (clamp_, x[x < 0] = 0).",
-    )
 
 
 @check(task="ReLU.forward", points=1)
 def relu_forward_small(ctx: Context) -> None:
-    """Hand-checkable case with negatives, 0 and -0: out = max(x, 0) and cache = x unchanged."""
+    """Hand-checkable case with negatives, 0 and -0: out = max(x, 0)."""
     x = torch.tensor([[-1.5, 0.0, 2.0], [3.0, -0.0, -2.0]], dtype=torch.float64)
     _relu_forward(ctx, x, ctx.expected("out", lambda ref: ref.layers.ReLU.forward(x)[0]))
 
@@ -986,8 +1022,10 @@ def relu_forward_random(ctx: Context) -> None:
 def _relu_backward(
     ctx: Context, x: Tensor, dout: Tensor, expected: Tensor, keep_inputs: bool = False
 ) -> None:
-    case = _case(x=x)
-    dx = _invoke(ctx, "layers.ReLU.backward", [("dout", dout), ("cache", x)], case, keep_inputs)
+    """ReLU.forward(x), then ReLU.backward(dout, its cache); compared with ``expected``."""
+    cache = _own_cache(ctx, "ReLU.forward", (x,), torch.relu(x), x)
+    case = _pair_case(_case(x=x), cache)
+    dx = _call_backward(ctx, "ReLU.backward", dout, cache, case, keep_inputs)
     _compare(dx, expected, "dx", case, dtype=x.dtype, kind="relu_dx")
 
 
@@ -1001,10 +1039,11 @@ def relu_backward_ties(ctx: Context) -> None:
 
 @check(task="ReLU.backward", points=1, randomized=True)
 def relu_backward_autograd(ctx: Context) -> None:
-    """Random inputs (some entries exactly 0) of 2 and 3 dimensions; compared with torch.autograd."""
+    """Random inputs of 2 and 3 dimensions; compared with torch.autograd. (No entry is exactly 0:
+    the tie at 0 is relu_backward_ties' rule alone.)"""
     g = ctx.generator()
     for dims in (2, 3):
-        x = _with_zeros(_randn([_draw(g, 2, 4) for _ in range(dims)], g), g)
+        x = _randn([_draw(g, 2, 4) for _ in range(dims)], g)
         dout = _randn(x.shape, g)
         _, (expected,) = _autograd(torch.relu, [x], dout)
         _relu_backward(ctx, x, dout, expected)
@@ -1046,10 +1085,12 @@ def linear_relu_forward_random(ctx: Context) -> None:
 
 
 def _linear_relu_backward(ctx: Context, x: Tensor, w: Tensor, b: Tensor, dout: Tensor, expected) -> None:
-    """The cache is built here as the contract has it: ((x, w, b), pre-activation)."""
-    case = _case(x=x, w=w)
-    cache = ((x, w, b), _linear(x, w, b))
-    result = ctx.student.call("layers.Linear_ReLU.backward", dout, cache)
+    """Linear_ReLU.forward(x, w, b), then Linear_ReLU.backward(dout, its cache); the documented
+    cache ((x, w, b), pre-activation) when that forward is wrong."""
+    documented = ((x, w, b), _linear(x, w, b))
+    cache = _own_cache(ctx, "Linear_ReLU.forward", (x, w, b), _linear_relu(x, w, b), documented)
+    case = _pair_case(_case(x=x, w=w), cache)
+    result = _call_backward(ctx, "Linear_ReLU.backward", dout, cache, case)
     grads = _unpack(result, 3, "Linear_ReLU.backward", case, "return the tuple (dx, dw, db).")
     hint = "backpropagate through the ReLU first (ReLU.backward with the relu cache), then Linear.backward."
     for name, actual, want in zip(("dx", "dw", "db"), grads, expected, strict=True):
