@@ -9,6 +9,7 @@ The helpers here (:func:`replace_once`, :func:`edited_lib`, :func:`warm_runner`)
 from __future__ import annotations
 
 import shutil
+import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from pathlib import Path
 from grader import paths
 from grader.checks.reference import ReferenceLib, ReferenceStore
 from grader.checks.runner import CheckRunner, assemble_lib, submission_lib
+from grader.checks.tasks import TASKS
+from grader.release.stubs import find_regions
 from grader.runner.launch import SandboxPolicy
 
 
@@ -26,6 +29,24 @@ def replace_once(source: str, old: str, new: str, what: str) -> str:
     if count != 1:
         raise ValueError(f"{what}: the text to replace occurs {count} times, expected once")
     return source.replace(old, new)
+
+
+def region_text(task: str) -> str:
+    """The lines of ``task``'s solution region (markers included) in ``solutions/course_lib``."""
+    source = (paths.SOLUTION_LIB / f"{TASKS[task].module}.py").read_text()
+    lines = source.splitlines(keepends=True)
+    (region,) = [r for r in find_regions(source) if r.task == task]
+    return "".join(lines[region.begin - 1 : region.end])
+
+
+def region_edit(task: str, body: str) -> tuple[str, str]:
+    """(old, new): ``task``'s whole solution region and the same region holding ``body`` instead
+    (``body`` is dedented, then indented like the region's markers)."""
+    old = region_text(task)
+    lines = old.splitlines(keepends=True)
+    indent = lines[0][: len(lines[0]) - len(lines[0].lstrip())]
+    code = textwrap.indent(textwrap.dedent(body).strip("\n") + "\n", indent)
+    return old, lines[0] + code + lines[-1]
 
 
 @dataclass(frozen=True)

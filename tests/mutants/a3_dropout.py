@@ -131,6 +131,19 @@ MUTANTS = [
         "random numbers drawn in the default dtype instead of x's (another mask than the recipe's for float64)",
     ),
     Mutant(
+        "dropout_mask_default_dtype",
+        "layers",
+        _KEEP + "        mask = keep.to(x.dtype) / (1 - p)",
+        _KEEP + "        mask = keep / (1 - p)",
+        (
+            "dropout_forward_seed_reproducible",
+            "dropout_forward_seeded",
+            "dropout_forward_statistics",
+            "dropout_forward_x_unchanged",
+        ),
+        "bool mask / (1 - p) is float32 (the default dtype): float64 outputs lose precision",
+    ),
+    Mutant(
         "dropout_cache_fresh_mask",
         "layers",
         "return out, (mode, mask)",

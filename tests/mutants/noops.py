@@ -8,31 +8,23 @@ passes a no-op gives points for inaction.
 
 from __future__ import annotations
 
-from grader import paths
 from grader.checks import registry
 from grader.checks.tasks import TASKS
-from grader.release.stubs import find_regions
-from tests.mutants import Mutant
-
-
-def region_text(module: str, task: str) -> str:
-    """The lines of ``task``'s solution region (markers included) in ``solutions/course_lib``."""
-    source = (paths.SOLUTION_LIB / f"{module}.py").read_text()
-    lines = source.splitlines(keepends=True)
-    (region,) = [r for r in find_regions(source) if r.task == task]
-    return "".join(lines[region.begin - 1 : region.end])
+from tests.mutants import Mutant, region_edit
 
 
 def noop(task: str, kind: str, body: str) -> Mutant:
     """A mutant whose region of ``task`` is ``body`` (indented like the region); it must fail
     every check of the task."""
-    module = TASKS[task].module
-    old = region_text(module, task)
-    indent = old[: len(old) - len(old.lstrip())]
-    new = "".join(f"{indent}{line}\n" for line in body.splitlines())
+    old, new = region_edit(task, body)
     caught = tuple(sorted(c.name for c in registry.load_checks() if c.task.name == task))
     return Mutant(
-        f"noop_{task.replace('.', '_').lower()}_{kind}", module, old, new, caught, f"{task}: {kind}"
+        f"noop_{task.replace('.', '_').lower()}_{kind}",
+        TASKS[task].module,
+        old,
+        new,
+        caught,
+        f"{task}: {kind}",
     )
 
 
