@@ -47,6 +47,13 @@ def test_every_check_catches_some_mutant():
     assert not idle, f"checks no mutant shows to be able to fail: {idle}"
 
 
+def test_every_check_fails_on_a_noop():
+    """No points for inaction: each check is named by a no-op submission (tests/mutants/noops.py)."""
+    caught = {name for m in MUTANTS if m.name.startswith("noop_") for name in m.caught_by}
+    idle = sorted(c.name for c in CHECKS if c.name not in caught)
+    assert not idle, f"checks no no-op submission is shown to fail: {idle}"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_mutant_is_caught(mutant: Mutant, tmp_path: Path, runner: CheckRunner):

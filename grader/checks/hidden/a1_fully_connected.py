@@ -12,6 +12,7 @@ from grader.checks.public.a1_fully_connected import (
     _check_init_layout,
     _check_model_loss,
     _check_overfit,
+    _check_param_layout,
     _compare,
     _construct,
     _digits,
@@ -212,14 +213,15 @@ def fcn_init_float64_no_hidden(ctx: Context) -> None:
 def fcn_init_seed_keeps_global_rng(ctx: Context) -> None:
     """With a seed the weights come from a private generator: the global RNG state is untouched."""
     before = ctx.student.call("solver.torch.get_rng_state")
-    _, case = _construct(ctx, "FullyConnectedNet", [4, 3], input_dim=5, num_classes=2, seed=7)
+    model, case = _construct(ctx, "FullyConnectedNet", [4, 3], input_dim=5, num_classes=2, seed=7)
     after = ctx.student.call("solver.torch.get_rng_state")
+    _check_param_layout(ctx.student.get(model, "params"), [5, 4, 3, 2], torch.float32, case)
     compare.that(
         torch.equal(before, after),
         case,
         "the global random number generator changed.",
-        hint="use g = torch.Generator(device=device).manual_seed(seed) and randn(..., generator=g); "
-        "never torch.manual_seed(seed).",
+        hint="with a seed, every weight is drawn from a torch.Generator of the model's own; the global "
+        "RNG is neither reseeded nor drawn from.",
     )
 
 
