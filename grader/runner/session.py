@@ -36,6 +36,9 @@ DEFAULT_CALL_TIMEOUT = 10.0
 #: would otherwise be computed, copied and framed in the grader's own, unlimited process.
 CALLBACK_MEMORY = 2 * 1024**3
 
+#: The course rule a call breaks when student code uses torch.autograd (reported by the child).
+AUTOGRAD_RULE = "autograd is not allowed: compute the gradient by hand"
+
 Reference = Callable[[str, list[Any], dict[str, Any]], Any]
 
 
@@ -296,6 +299,8 @@ class Session:
         while True:
             reply, result = self._receive(deadline, what)
             kind = reply.get("kind")
+            if kind == "result" and reply.get("autograd"):
+                raise StudentError("AutogradNotAllowed", AUTOGRAD_RULE, "")
             if kind == "result":
                 return result
             if kind == "error":

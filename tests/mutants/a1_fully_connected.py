@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.mutants import Mutant
+from tests.mutants import Mutant, region_edit
 
 LINEAR_OUT = "out = x.reshape(x.shape[0], w.shape[0]) @ w + b"
 SOFTMAX_SHIFT = "shifted = x - x.max(dim=1, keepdim=True).values"
@@ -565,5 +565,61 @@ MUTANTS = [
         "weight_scale=1e-2, device=device",
         caught_by=("create_solver_passes_dtype",),
         why="the model is built with the default dtype instead of the requested one",
+    ),
+    # ---------------------------------------------------------------- the no-autograd rule
+    Mutant(
+        "linear_backward_uses_autograd",
+        "layers",
+        *region_edit(
+            "Linear.backward",
+            """
+            x, w, b = (t.detach().clone().requires_grad_(True) for t in cache)
+            out = x.reshape(x.shape[0], -1) @ w + b
+            out.backward(dout)
+            return x.grad, w.grad, b.grad
+            """,
+        ),
+        caught_by=(
+            "linear_backward_autograd",
+            "linear_backward_float32_batch_of_one",
+            "linear_backward_images",
+            "linear_backward_inputs_unchanged",
+            "linear_backward_small",
+        ),
+        why="backward computed by torch.autograd (out.backward(dout)), which the course forbids",
+    ),
+    Mutant(
+        "softmax_loss_uses_autograd_grad",
+        "layers",
+        *region_edit(
+            "softmax_loss",
+            """
+            scores = x.detach().requires_grad_(True)
+            loss = -torch.log_softmax(scores, dim=1)[torch.arange(x.shape[0]), y].mean()
+            (dx,) = torch.autograd.grad(loss, scores)
+            return loss.detach(), dx
+            """,
+        ),
+        caught_by=(
+            "softmax_loss_float32_batch_of_one",
+            "softmax_loss_huge_scores",
+            "softmax_loss_input_unchanged",
+            "softmax_loss_random",
+            "softmax_loss_small",
+        ),
+        why="the gradient from torch.autograd.grad instead of by hand",
+    ),
+    Mutant(
+        "relu_forward_records_graph",
+        "layers",
+        "out = x.clamp(min=0)",
+        "out = x.detach().requires_grad_(True).clamp(min=0)",
+        caught_by=(
+            "relu_forward_float32",
+            "relu_forward_input_unchanged",
+            "relu_forward_random",
+            "relu_forward_small",
+        ),
+        why="an output that records an autograd graph (requires_grad), which the course forbids",
     ),
 ]
