@@ -622,4 +622,12 @@ MUTANTS = [
         ),
         why="an output that records an autograd graph (requires_grad), which the course forbids",
     ),
+    Mutant(
+        "fcn_loss_flattens_with_view",
+        "fc_net",
+        "        out = X\n        for i in range(1, L):",
+        "        out = X.view(X.shape[0], -1)\n        for i in range(1, L):",
+        caught_by=("fcn_loss_reg_deep_images",),
+        why="flattens X with view(), which fails on a non-contiguous batch",
+    ),
 ]

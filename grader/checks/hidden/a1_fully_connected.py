@@ -183,17 +183,20 @@ def two_layer_init_float64(ctx: Context) -> None:
     )
 
 
-def _stored_model_loss(ctx: Context, cls: str, dims, X: torch.Tensor, y, reg: float, seed: int) -> None:
+def _stored_model_loss(
+    ctx: Context, cls: str, dims, X: torch.Tensor, y, reg: float, seed: int, sent: Handle | None = None
+) -> None:
     params = _net_params(dims, seed=seed, dtype=X.dtype)
     expected = _expected_model_loss(ctx, cls, dims, params, X, y, reg)
-    _check_model_loss(ctx, cls, dims, params, X, y, reg, expected)
+    _check_model_loss(ctx, cls, dims, params, X, y, reg, expected, sent)
 
 
 @check(task="TwoLayerNet.loss", points=1)
 def two_layer_loss_reg_images(ctx: Context) -> None:
-    """reg = 0.7 with X (3, 2, 2, 2): L2 on W1 and W2 only, reg * W in their gradients."""
-    X, y = _randn((3, 2, 2, 2), seed=151), _labels(3, 4, seed=152)
-    _stored_model_loss(ctx, "TwoLayerNet", (8, 6, 4), X, y, 0.7, seed=153)
+    """reg = 0.7 with X (3, 2, 2, 2), a transposed (non-contiguous) view: L2 on W1 and W2 only,
+    reg * W in their gradients."""
+    sent, X = _non_contiguous(ctx, (3, 2, 2, 2), seed=151)
+    _stored_model_loss(ctx, "TwoLayerNet", (8, 6, 4), X, _labels(3, 4, seed=152), 0.7, seed=153, sent=sent)
 
 
 @check(task="TwoLayerNet.loss", points=1)
@@ -227,9 +230,11 @@ def fcn_init_seed_keeps_global_rng(ctx: Context) -> None:
 
 @check(task="FullyConnectedNet.loss", points=2)
 def fcn_loss_reg_deep_images(ctx: Context) -> None:
-    """Four hidden layers, reg = 0.5, X (4, 2, 3, 2): L2 on every W (not b); vs the reference."""
-    X, y = _randn((4, 2, 3, 2), seed=161), _labels(4, 3, seed=162)
-    _stored_model_loss(ctx, "FullyConnectedNet", (12, 5, 4, 4, 3, 3), X, y, 0.5, seed=163)
+    """Four hidden layers, reg = 0.5, X (4, 2, 3, 2) a transposed (non-contiguous) view: L2 on
+    every W (not b); vs the reference."""
+    sent, X = _non_contiguous(ctx, (4, 2, 3, 2), seed=161)
+    dims, y = (12, 5, 4, 4, 3, 3), _labels(4, 3, seed=162)
+    _stored_model_loss(ctx, "FullyConnectedNet", dims, X, y, 0.5, seed=163, sent=sent)
 
 
 @check(task="FullyConnectedNet.loss", points=1)

@@ -394,9 +394,11 @@ def _check_model_loss(
     y: Tensor | None,
     reg: float,
     expected: Any,
+    sent: Any = None,
 ) -> None:
     """Run the student's ``cls.loss`` on a model holding ``params``; compare the scores (y None) or
-    (loss, grads) with ``expected``, naming the usual cause of a difference."""
+    (loss, grads) with ``expected``, naming the usual cause of a difference. ``sent``: what the
+    child receives as X when not X itself (a child-side view of it)."""
     case = (
         _case(X=X, reg=reg)
         if cls == "TwoLayerNet"
@@ -405,7 +407,7 @@ def _check_model_loss(
     model = _student_model(ctx, cls, dims, params, reg)
     dtype = X.dtype
     if y is None:
-        scores = ctx.student.call_method(model, "loss", X)
+        scores = ctx.student.call_method(model, "loss", X if sent is None else sent)
         _compare(
             scores,
             expected,
@@ -416,7 +418,7 @@ def _check_model_loss(
             "softmax), not (loss, grads).",
         )
         return
-    result = ctx.student.call_method(model, "loss", X, y)
+    result = ctx.student.call_method(model, "loss", X if sent is None else sent, y)
     loss, grads = _unpack(result, 2, "loss(X, y)", case, "with labels return the tuple (loss, grads).")
     loss_variants, grad_variants = _model_loss_hints(params, expected, reg)
     default = "loss = softmax_loss(scores, y)[0] + 0.5 * reg * (sum of squared entries of every W)."
@@ -906,9 +908,9 @@ def _call_backward(
     try:
         return _invoke(ctx, f"layers.{backward}", named, case, keep_inputs)
     except StudentError as error:
-        if not cache.note:
+        if not cache.note or error.type_name == "NotImplementedError":
             raise
-        raise CheckFailure(f"{backward} ({case}): {cache.note}; with it your code raised {error}.") from None
+        raise CheckFailure(f"{backward} ({case}): with that cache your code raised {error}.") from None
 
 
 def _pair_case(case: str, cache: _Cache) -> str:
