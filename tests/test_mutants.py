@@ -67,3 +67,8 @@ def test_mutant_is_caught(mutant: Mutant, tmp_path: Path, runner: CheckRunner):
     assert not missed, (
         f"{mutant.name} ({mutant.why}) was not caught by {sorted(missed)}; failing: {sorted(failed)}"
     )
+    if mutant.hint:
+        messages = [r.message for r in results if not r.passed]
+        assert any(mutant.hint in m for m in messages), (
+            f"no message names the cause {mutant.hint!r}: {messages}"
+        )

@@ -57,6 +57,8 @@ class Mutant:
     new: str
     caught_by: tuple[str, ...]  # check names that must fail on this mutant (at least one)
     why: str = ""  # the realistic bug this stands for
+    #: words of a confirmed-cause hint that some failing check's message must contain
+    hint: str = ""
 
     def apply(self, source: str) -> str:
         return replace_once(source, self.old, self.new, f"mutant {self.name}")

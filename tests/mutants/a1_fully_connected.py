@@ -466,8 +466,15 @@ MUTANTS = [
         "fc_net",
         "loss = loss + 0.5 * self.reg * sum((W * W).sum() for W in weights)",
         "loss = loss + self.reg * sum((W * W).sum() for W in weights)",
-        caught_by=("fcn_loss_autograd", "fcn_loss_reg_deep_images", "fcn_loss_float32_no_hidden"),
+        caught_by=(
+            "dropout_net_deep_images",
+            "dropout_net_matches_autograd",
+            "fcn_loss_autograd",
+            "fcn_loss_float32_no_hidden",
+            "fcn_loss_reg_deep_images",
+        ),
         why="drops the factor 0.5 of the L2 term",
+        hint="did you drop the factor 0.5?",
     ),
     Mutant(
         "fcn_regularises_biases",

@@ -47,6 +47,7 @@ MUTANTS = [
             "dropout_forward_x_unchanged",
         ),
         "kept units not scaled by 1 / (1 - p) (non-inverted dropout)",
+        hint="they are not scaled",
     ),
     Mutant(
         "dropout_p_is_keep_probability",
@@ -61,6 +62,7 @@ MUTANTS = [
             "dropout_forward_x_unchanged",
         ),
         "p read as the probability of keeping a unit (the old CS231n convention)",
+        hint="Your kept units are scaled by 1 / p",
     ),
     Mutant(
         "dropout_active_in_test_mode",
@@ -142,6 +144,7 @@ MUTANTS = [
             "dropout_forward_x_unchanged",
         ),
         "bool mask / (1 - p) is float32 (the default dtype): float64 outputs lose precision",
+        hint="the mask was built in float32",
     ),
     Mutant(
         "dropout_cache_fresh_mask",

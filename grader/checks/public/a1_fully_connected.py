@@ -166,34 +166,43 @@ def _net_oracle(params: dict[str, Tensor], X: Tensor, y: Tensor | None, reg: flo
 
 #: name -> (hint for wrong values, hint for a wrong shape)
 HINTS: dict[str, tuple[str, str]] = {
-    "out": ("Linear: out = x.reshape(N, -1) @ w + b.", "out is (N, M): flatten x to (N, D) first."),
+    "out": (
+        "each example is flattened (row-major) to a vector of D entries; the affine map with w and b "
+        "then gives one row of out.",
+        "out is (N, M): flatten each example to D entries first.",
+    ),
     "dx": (
-        "dx = dout @ w.T, reshaped back to x's shape.",
-        "did you reshape dx back to x's shape (N, d1, ..., dk)?",
+        "dx is dout sent back through the weights (the transpose of the forward map), in x's shape.",
+        "dx has x's shape (N, d1, ..., dk): undo the flattening.",
     ),
     "dw": (
-        "dw = x.reshape(N, -1).T @ dout.",
-        "dw has w's shape (D, M): x_flat.T @ dout, not dout.T @ x_flat.",
+        "dw relates every input feature (of the flattened x) to every output gradient, summed over "
+        "the batch.",
+        "dw has w's shape (D, M); check the order of the two factors.",
     ),
-    "db": ("db = dout.sum(dim=0): sum over the batch.", "db has b's shape (M,): sum dout over dim 0."),
-    "relu": ("ReLU: out = max(x, 0) elementwise.", "ReLU keeps the shape of x."),
+    "db": ("b is added to every example, so db sums dout over the batch.", "db has b's shape (M,)."),
+    "relu": ("ReLU keeps the positive entries and replaces the others by 0.", "ReLU keeps the shape of x."),
     "relu_dx": (
         "the gradient passes only where x > 0; it is 0 where x <= 0, including x == 0 exactly.",
         "dx has the shape of x.",
     ),
-    "linear_relu": ("out = ReLU(x.reshape(N, -1) @ w + b).", "out is (N, M)."),
+    "linear_relu": ("the sandwich is the Linear layer followed by the ReLU.", "out is (N, M)."),
     "softmax_loss": (
-        "loss = -mean_i log softmax(x[i])[y[i]]; subtract each row's max and use log-sum-exp.",
+        "the loss is the batch average of -log(probability of the correct class); subtract each row's "
+        "max and use log-sum-exp for stability.",
         "loss is a 0-dim tensor: no .item(), no keepdim.",
     ),
-    "softmax_dx": ("dx = (softmax(x) - one_hot(y)) / N.", "dx has the shape of x (N, C)."),
+    "softmax_dx": (
+        "the gradient is the predicted probabilities, minus 1 at the correct class, averaged over the batch.",
+        "dx has the shape of x (N, C).",
+    ),
     "svm_loss": (
-        "loss = mean_i sum_{j != y[i]} max(0, x[i, j] - x[i, y[i]] + 1).",
+        "the loss is the batch average of the sum over wrong classes j of max(0, x[i, j] - x[i, y[i]] + 1).",
         "loss is a 0-dim tensor: no .item(), no keepdim.",
     ),
     "svm_dx": (
-        "dx[i, j] = 1/N for every j != y[i] with a margin > 0 (exactly 0 counts as 0); "
-        "dx[i, y[i]] = -(number of such j)/N.",
+        "every wrong class with a positive margin (exactly 0 counts as 0) gets +1/N; the correct class "
+        "gets -1/N for each of them.",
         "dx has the shape of x (N, C).",
     ),
 }
@@ -482,7 +491,7 @@ def _check_param_layout(params: Any, dims: Sequence[int], dtype: torch.dtype, ca
             f"params['b{i}'] ({case})",
             dtype=dtype,
             **EXACT,
-            hint="biases start at exactly zero: torch.zeros(dim, dtype=dtype, device=device).",
+            hint="biases start at exactly zero, with the model's dtype and device.",
         )
 
 
@@ -496,7 +505,7 @@ def _check_normal(weight: Tensor, scale: float, name: str) -> None:
     w = weight.double().flatten()
     n = w.numel()
     mean, std = float(w.mean()), float(w.std())
-    hint = "weights = torch.randn(shape, dtype=dtype, device=device) * weight_scale."
+    hint = "weights ~ N(0, weight_scale ** 2): standard normal numbers times weight_scale, in dtype and on device."
     compare.that(
         math.isfinite(std) and abs(mean) <= 6 * scale / math.sqrt(n),
         name,
@@ -925,7 +934,7 @@ def linear_forward_small(ctx: Context) -> None:
     b = torch.tensor([0.5, -1.0], dtype=torch.float64)
     out, _ = ctx.student.call("layers.Linear.forward", x, w, b)
     expected = ctx.expected("out", lambda ref: ref.layers.Linear.forward(x, w, b)[0])
-    compare.tensor(out, expected, "out", dtype=torch.float64, **F64, hint="out = x @ w + b.")
+    compare.tensor(out, expected, "out", dtype=torch.float64, **F64, hint=HINTS["out"][0])
 
 
 @check(task="Linear.forward", points=1)
@@ -936,7 +945,7 @@ def linear_forward_images(ctx: Context) -> None:
     expected = ctx.expected("out", lambda ref: ref.layers.Linear.forward(x, w, b)[0])
     compare.tensor(
         out, expected, "out", dtype=torch.float64, **F64,
-        hint="flatten each example row-major: x.reshape(N, -1).",
+        hint="flatten each example row-major (any k-dimensional example becomes D = d1 * ... * dk entries).",
         shape_hint="out must be (N, M): flatten x to (N, D) first.",
     )  # fmt: skip
 

@@ -19,6 +19,7 @@ import torch
 from grader.checks import compare
 from grader.checks.common import compare_unchanged, seed_of, student_net
 from grader.checks.context import Context
+from grader.checks.public.a1_fully_connected import _diagnose, _model_loss_hints
 from grader.checks.registry import check
 from grader.runner.session import StudentError
 
@@ -380,20 +381,26 @@ def reference_net(ref: Any, hidden: list[int], input_dim: int, classes: int, p: 
 
 
 NET_HINT = (
-    "each hidden layer is Linear_ReLU.forward followed by Dropout.forward(out, self.dropout_param) "
-    "(no dropout after the last Linear); backward goes through Dropout.backward with that layer's "
-    "dropout cache before Linear_ReLU.backward."
+    "the architecture is {Linear - ReLU - Dropout} x (L - 1) - Linear - softmax, every Dropout called with "
+    "self.dropout_param, and backward visits the same layers in reverse order (see the class docstring)."
 )
 
 
 def compare_loss_and_grads(
-    result: Any, expected: tuple[torch.Tensor, dict[str, torch.Tensor]], case: str
+    result: Any,
+    expected: tuple[torch.Tensor, dict[str, torch.Tensor]],
+    case: str,
+    params: dict[str, torch.Tensor],
+    reg: float,
 ) -> None:
+    """(loss, grads) against ``expected``; a hint names an L2 mistake only when recomputing the
+    expected value with that mistake reproduces the student's value."""
     compare.structure(result, tuple, 2, f"value returned by loss(X, y) ({case})", hint="return loss, grads.")
     loss, grads = result
     want_loss, want_grads = expected
-    compare.tensor(loss, want_loss, f"loss ({case})", dtype=torch.float64, **F64, hint=NET_HINT,
-                   shape_hint="the loss is a 0-dim tensor.")  # fmt: skip
+    loss_variants, grad_variants = _model_loss_hints(params, expected, reg)
+    compare.tensor(loss, want_loss, f"loss ({case})", dtype=torch.float64, **F64,
+                   hint=_diagnose(loss, loss_variants, NET_HINT), shape_hint="the loss is a 0-dim tensor.")  # fmt: skip
     compare.structure(
         grads, dict, None, f"grads ({case})", hint="grads maps each key of params to its gradient."
     )
@@ -401,8 +408,9 @@ def compare_loss_and_grads(
         grads, set(want_grads), f"grads ({case})", hint="one gradient per parameter, same keys as params."
     )
     for name in sorted(want_grads, key=lambda k: (int(k[1:]), k[0])):
+        hint = _diagnose(grads[name], grad_variants.get(name, []), NET_HINT)
         compare.tensor(grads[name], want_grads[name], f"grads['{name}'] ({case})", dtype=torch.float64, **F64,
-                       hint=NET_HINT)  # fmt: skip
+                       hint=hint)  # fmt: skip
 
 
 def net_case(hidden: list[int], X: torch.Tensor, p: float, seed: int, reg: float) -> str:
@@ -420,7 +428,7 @@ def run_net_train(ctx: Context, hidden: list[int], input_shape: tuple[int, ...],
         lambda ref: reference_net(ref, hidden, input_dim, classes, p, seed, reg, params).loss(X, y),
     )
     compare_loss_and_grads(
-        ctx.student.call_method(model, "loss", X, y), expected, net_case(hidden, X, p, seed, reg)
+        ctx.student.call_method(model, "loss", X, y), expected, net_case(hidden, X, p, seed, reg), params, reg
     )
 
 
@@ -480,4 +488,5 @@ def dropout_net_matches_autograd(ctx: Context) -> None:
     model = student_net(ctx, hidden, D, C + 1, p, seed, reg, params)
     result = ctx.student.call_method(model, "loss", X, y)
     expected = _autograd_loss_and_grads(params, X, y, p, seed, reg)
-    compare_loss_and_grads(result, expected, net_case(hidden, X, p, seed, reg) + f" (check seed {ctx.seed})")
+    case = net_case(hidden, X, p, seed, reg) + f" (check seed {ctx.seed})"
+    compare_loss_and_grads(result, expected, case, params, reg)
