@@ -72,3 +72,14 @@ def test_mutant_is_caught(mutant: Mutant, tmp_path: Path, runner: CheckRunner):
         assert any(mutant.hint in m for m in messages), (
             f"no message names the cause {mutant.hint!r}: {messages}"
         )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dropout_no_scale", "dropout_not_inverted"])
+def test_broken_dropout_keeps_at_most_6_of_13(name: str, tmp_path: Path, runner: CheckRunner):
+    """A non-inverted dropout is not graded like a correct one (issue 13's bar: at most 6 of 13)."""
+    (mutant,) = [m for m in MUTANTS if m.name == name]
+    lib = edited_lib(tmp_path, mutant.module, mutant.apply)
+    results = runner.run(registry.select(CHECKS, tasks={"Dropout.forward", "Dropout.backward"}), lib=lib)
+    assert sum(r.max_points for r in results) == 13
+    assert sum(r.points for r in results) <= 6
