@@ -637,4 +637,12 @@ MUTANTS = [
         caught_by=("fcn_loss_reg_deep_images",),
         why="flattens X with view(), which fails on a non-contiguous batch",
     ),
+    Mutant(
+        "linear_backward_flattens_with_view",
+        "layers",
+        "x_flat = x.reshape(x.shape[0], w.shape[0])",
+        "x_flat = x.view(x.shape[0], w.shape[0])",
+        caught_by=("linear_backward_float32_batch_of_one",),
+        why="flattens the cached x with view(), which fails when forward was given a non-contiguous x",
+    ),
 ]

@@ -6,8 +6,12 @@ from __future__ import annotations
 import torch
 
 from grader.checks import compare
+from grader.checks.compare import CheckFailure
 from grader.checks.context import Context
 from grader.checks.public.a1_fully_connected import (
+    F32,
+    _Cache,
+    _call_backward,
     _case,
     _check_init_layout,
     _check_model_loss,
@@ -26,6 +30,7 @@ from grader.checks.public.a1_fully_connected import (
     _linear_relu,
     _linear_relu_backward_stored,
     _net_params,
+    _pair_case,
     _randn,
     _relu_backward,
     _relu_forward,
@@ -39,6 +44,7 @@ from grader.checks.public.a1_fully_connected import (
 )
 from grader.checks.registry import check
 from grader.runner.protocol import Handle
+from grader.runner.session import StudentError
 
 # --------------------------------------------------------------------------------------------
 # Layers
@@ -52,10 +58,12 @@ def linear_forward_float32_batch_of_one(ctx: Context) -> None:
     _linear_forward(ctx, x, w, b, ctx.expected("out", lambda ref: ref.layers.Linear.forward(x, w, b)[0]))
 
 
-def _non_contiguous(ctx: Context, shape: tuple[int, ...], seed: int) -> tuple[Handle, torch.Tensor]:
+def _non_contiguous(
+    ctx: Context, shape: tuple[int, ...], seed: int, dtype: torch.dtype = torch.float64
+) -> tuple[Handle, torch.Tensor]:
     """A child-side non-contiguous view of shape ``shape`` (a transpose of the last two dims of a
     kept tensor) and its value here. x.view(N, -1) cannot flatten it; x.reshape can."""
-    x = _randn((*shape[:-2], shape[-1], shape[-2]), seed=seed)
+    x = _randn((*shape[:-2], shape[-1], shape[-2]), seed=seed, dtype=dtype)
     view = ctx.student.derive(ctx.student.keep(x), "transpose", -1, -2)
     compare.that(
         ctx.student.call_method(view, "is_contiguous") is False, "test input", "the view is contiguous."
@@ -79,9 +87,35 @@ def linear_forward_non_contiguous(ctx: Context) -> None:
 
 @check(task="Linear.backward", points=1)
 def linear_backward_float32_batch_of_one(ctx: Context) -> None:
-    """A batch of ONE float32 example x (1, 2, 3): dx (1, 2, 3), dw, db, all float32."""
-    x, w, b = _linear_inputs((1, 2, 3), 4, seed=103, dtype=torch.float32)
-    _linear_backward_stored(ctx, x, w, b, seed=104)
+    """A batch of ONE float32 example x (1, 2, 3), a transposed (non-contiguous) view: dx
+    (1, 2, 3), dw, db, all float32. The cache stays in the child, so backward sees the view."""
+    view, x = _non_contiguous(ctx, (1, 2, 3), seed=103, dtype=torch.float32)
+    w, b = _randn((6, 4), seed=1031, dtype=torch.float32), _randn((4,), seed=1032, dtype=torch.float32)
+    dout = _randn((1, 4), seed=104, dtype=torch.float32)
+    expected = ctx.expected("grads", lambda ref: ref.layers.Linear.backward(dout, (x, w, b)))
+    cache = _kept_linear_cache(ctx, view, x, w, b)
+    case = _pair_case(_case(x=x, w=w) + ", x not contiguous (a transposed view)", cache)
+    result = _call_backward(ctx, "Linear.backward", dout, cache, case)
+    grads = _unpack(result, 3, "Linear.backward", case, "return the tuple (dx, dw, db).")
+    for name, actual, want in zip(("dx", "dw", "db"), grads, expected, strict=True):
+        _compare(actual, want, name, case, dtype=x.dtype)
+
+
+def _kept_linear_cache(
+    ctx: Context, view: Handle, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
+) -> _Cache:
+    """The cache of the student's Linear.forward(view, w, b), kept in the child (so a cached x stays
+    a non-contiguous view), or the documented (view, w, b) when that forward's out is wrong."""
+    linear = ctx.student.call("layers.Linear.mro")[0]
+    try:
+        result = ctx.student.derive(linear, "forward", view, w, b)
+        out = ctx.student.read(ctx.student.derive(result, "__getitem__", 0))
+        compare.tensor(out, _linear(x, w, b), "Linear.forward", dtype=x.dtype, **F32)
+        return _Cache(ctx.student.derive(result, "__getitem__", 1), "")
+    except (CheckFailure, StudentError):
+        return _Cache(
+            (view, w, b), "your Linear.forward does not pass its checks, so the documented cache was used"
+        )
 
 
 @check(task="Linear.backward", points=1)
