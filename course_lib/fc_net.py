@@ -126,7 +126,7 @@ class TwoLayerNet(_Checkpointable):
         self.params: dict[str, torch.Tensor] = {}
         # TODO (TwoLayerNet.__init__): store W1, b1, W2, b2 in self.params. Weights ~
         # N(0, weight_scale ** 2) (torch.randn * weight_scale), biases zero; use dtype and device.
-        raise NotImplementedError("TwoLayerNet.__init__ is not implemented yet (see the TODO in course_lib/fc_net.py)")
+        raise NotImplementedError("TwoLayerNet.__init__ is not implemented yet (course_lib/fc_net.py, TODO TwoLayerNet.__init__)")
 
     def loss(self, X: torch.Tensor, y: torch.Tensor | None = None):
         """Compute the scores, or the loss and the gradients, for a minibatch.
@@ -143,7 +143,7 @@ class TwoLayerNet(_Checkpointable):
         # TODO (TwoLayerNet.loss): forward pass with Linear, ReLU and Linear; return the scores when y
         # is None. Otherwise compute the softmax loss plus 0.5 * reg * (sum(W1 ** 2) + sum(W2 ** 2)),
         # backpropagate, add reg * W to the weight gradients and return loss, grads.
-        raise NotImplementedError("TwoLayerNet.loss is not implemented yet (see the TODO in course_lib/fc_net.py)")
+        raise NotImplementedError("TwoLayerNet.loss is not implemented yet (course_lib/fc_net.py, TODO TwoLayerNet.loss)")
 
 
 class FullyConnectedNet(_Checkpointable):
@@ -219,7 +219,7 @@ class FullyConnectedNet(_Checkpointable):
         # TODO (FullyConnectedNet.__init__): store W1..WL and b1..bL in self.params (see the class
         # docstring for the shapes). Weights ~ N(0, weight_scale ** 2), biases zero, with dtype and
         # device. When seed is not None draw the weights from a torch.Generator seeded with seed.
-        raise NotImplementedError("FullyConnectedNet.__init__ is not implemented yet (see the TODO in course_lib/fc_net.py)")
+        raise NotImplementedError("FullyConnectedNet.__init__ is not implemented yet (course_lib/fc_net.py, TODO FullyConnectedNet.__init__)")
 
     def loss(self, X: torch.Tensor, y: torch.Tensor | None = None):
         """Compute the scores, or the loss and the gradients, for a minibatch.
@@ -239,7 +239,7 @@ class FullyConnectedNet(_Checkpointable):
         # every cache; return the scores when y is None. Otherwise compute the softmax loss plus the
         # L2 term, backpropagate through the layers in reverse order, add reg * W to each weight
         # gradient and return loss, grads.
-        raise NotImplementedError("FullyConnectedNet.loss is not implemented yet (see the TODO in course_lib/fc_net.py)")
+        raise NotImplementedError("FullyConnectedNet.loss is not implemented yet (course_lib/fc_net.py, TODO FullyConnectedNet.loss)")
 
 
 def get_three_layer_network_params() -> tuple[float, float]:
@@ -259,7 +259,7 @@ def get_three_layer_network_params() -> tuple[float, float]:
     Returns plain Python floats.
     """
     # TODO (get_three_layer_network_params): tune weight_scale and learning_rate.
-    raise NotImplementedError("get_three_layer_network_params is not implemented yet (see the TODO in course_lib/fc_net.py)")
+    raise NotImplementedError("get_three_layer_network_params is not implemented yet (course_lib/fc_net.py, TODO get_three_layer_network_params)")
 
 
 def get_five_layer_network_params() -> tuple[float, float]:
@@ -274,7 +274,7 @@ def get_five_layer_network_params() -> tuple[float, float]:
     Returns plain Python floats.
     """
     # TODO (get_five_layer_network_params): tune weight_scale and learning_rate.
-    raise NotImplementedError("get_five_layer_network_params is not implemented yet (see the TODO in course_lib/fc_net.py)")
+    raise NotImplementedError("get_five_layer_network_params is not implemented yet (course_lib/fc_net.py, TODO get_five_layer_network_params)")
 
 
 def create_solver_instance(
@@ -294,4 +294,4 @@ def create_solver_instance(
     Returns the (untrained) Solver; the caller runs ``solver.train()``.
     """
     # TODO (create_solver_instance): create the model and the Solver and return the solver.
-    raise NotImplementedError("create_solver_instance is not implemented yet (see the TODO in course_lib/fc_net.py)")
+    raise NotImplementedError("create_solver_instance is not implemented yet (course_lib/fc_net.py, TODO create_solver_instance)")

@@ -7,6 +7,10 @@ Every layer is a class with two static methods:
 * ``backward(dout, cache)`` receives the upstream gradient ``dout`` (same shape as ``out``) and
   returns the gradients with respect to the inputs of ``forward``.
 
+The cache is private to a layer: only its own ``backward`` reads it. The layouts documented
+below are the suggested ones; any layout works as long as ``backward`` understands what
+``forward`` stored (the grader gives every backward the cache of your own forward).
+
 The two loss functions return ``(loss, dx)`` directly: ``loss`` is a 0-dim tensor of ``x``'s dtype
 and ``dx`` is the gradient of ``loss`` with respect to the scores ``x``.
 
@@ -44,7 +48,7 @@ class Linear:
         - cache: (x, w, b), the inputs, unchanged.
         """
         # TODO (Linear.forward): flatten x to (N, D) and compute the affine map.
-        raise NotImplementedError("Linear.forward is not implemented yet (see the TODO in course_lib/layers.py)")
+        raise NotImplementedError("Linear.forward is not implemented yet (course_lib/layers.py, TODO Linear.forward)")
 
     @staticmethod
     def backward(dout: torch.Tensor, cache: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -60,7 +64,7 @@ class Linear:
         - db: (M,) gradient with respect to b.
         """
         # TODO (Linear.backward): compute dx (reshaped back to x's shape), dw and db.
-        raise NotImplementedError("Linear.backward is not implemented yet (see the TODO in course_lib/layers.py)")
+        raise NotImplementedError("Linear.backward is not implemented yet (course_lib/layers.py, TODO Linear.backward)")
 
 
 class ReLU:
@@ -78,7 +82,7 @@ class ReLU:
         - cache: x, unchanged.
         """
         # TODO (ReLU.forward): compute max(x, 0) elementwise (without changing x).
-        raise NotImplementedError("ReLU.forward is not implemented yet (see the TODO in course_lib/layers.py)")
+        raise NotImplementedError("ReLU.forward is not implemented yet (course_lib/layers.py, TODO ReLU.forward)")
 
     @staticmethod
     def backward(dout: torch.Tensor, cache: Any) -> torch.Tensor:
@@ -95,7 +99,7 @@ class ReLU:
         - dx: gradient with respect to x, same shape as x.
         """
         # TODO (ReLU.backward): let the gradient through only where x > 0.
-        raise NotImplementedError("ReLU.backward is not implemented yet (see the TODO in course_lib/layers.py)")
+        raise NotImplementedError("ReLU.backward is not implemented yet (course_lib/layers.py, TODO ReLU.backward)")
 
 
 class Linear_ReLU:
@@ -115,7 +119,7 @@ class Linear_ReLU:
         - cache: (linear_cache, relu_cache), the caches of the two layers.
         """
         # TODO (Linear_ReLU.forward): chain Linear.forward and ReLU.forward.
-        raise NotImplementedError("Linear_ReLU.forward is not implemented yet (see the TODO in course_lib/layers.py)")
+        raise NotImplementedError("Linear_ReLU.forward is not implemented yet (course_lib/layers.py, TODO Linear_ReLU.forward)")
 
     @staticmethod
     def backward(dout: torch.Tensor, cache: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -131,7 +135,7 @@ class Linear_ReLU:
         - db: (M,) gradient with respect to b.
         """
         # TODO (Linear_ReLU.backward): chain ReLU.backward and Linear.backward.
-        raise NotImplementedError("Linear_ReLU.backward is not implemented yet (see the TODO in course_lib/layers.py)")
+        raise NotImplementedError("Linear_ReLU.backward is not implemented yet (course_lib/layers.py, TODO Linear_ReLU.backward)")
 
 
 def softmax_loss(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -150,7 +154,7 @@ def softmax_loss(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.
     - dx: (N, C) gradient of the loss with respect to x.
     """
     # TODO (softmax_loss): compute the stable average cross-entropy loss and its gradient.
-    raise NotImplementedError("softmax_loss is not implemented yet (see the TODO in course_lib/layers.py)")
+    raise NotImplementedError("softmax_loss is not implemented yet (course_lib/layers.py, TODO softmax_loss)")
 
 
 def svm_loss(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -168,7 +172,7 @@ def svm_loss(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     - dx: (N, C) gradient of the loss with respect to x.
     """
     # TODO (svm_loss): compute the average hinge loss and its gradient.
-    raise NotImplementedError("svm_loss is not implemented yet (see the TODO in course_lib/layers.py)")
+    raise NotImplementedError("svm_loss is not implemented yet (course_lib/layers.py, TODO svm_loss)")
 
 
 class Dropout:
@@ -195,8 +199,8 @@ class Dropout:
     the expected value of ``out`` is ``x``; for ``p = 0`` the output equals ``x`` exactly.
     Test mode is the identity: ``out`` is a copy of ``x``.
 
-    Cache layout: ``(mode, mask)`` where ``mask`` is the SCALED mask above (same shape and dtype
-    as x) in train mode and ``None`` in test mode.
+    Suggested cache layout: ``(mode, mask)`` where ``mask`` is the SCALED mask above (same shape
+    and dtype as x) in train mode and ``None`` in test mode.
     """
 
     @staticmethod
@@ -220,7 +224,7 @@ class Dropout:
         # TODO (Dropout.forward): in train mode draw the keep mask exactly as in the class docstring
         # (use a seeded torch.Generator when dropout_param has a 'seed') and scale it by 1 / (1 - p);
         # in test mode return a copy of x. Return out and the cache (mode, mask).
-        raise NotImplementedError("Dropout.forward is not implemented yet (see the TODO in course_lib/layers.py)")
+        raise NotImplementedError("Dropout.forward is not implemented yet (course_lib/layers.py, TODO Dropout.forward)")
 
     @staticmethod
     def backward(dout: torch.Tensor, cache: Any) -> torch.Tensor:
@@ -235,4 +239,4 @@ class Dropout:
           test mode.
         """
         # TODO (Dropout.backward): reuse the mask stored in the cache.
-        raise NotImplementedError("Dropout.backward is not implemented yet (see the TODO in course_lib/layers.py)")
+        raise NotImplementedError("Dropout.backward is not implemented yet (course_lib/layers.py, TODO Dropout.backward)")

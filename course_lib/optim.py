@@ -60,7 +60,7 @@ def sgd_momentum(w: torch.Tensor, dw: torch.Tensor, config: dict[str, Any] | Non
         config["velocity"] = torch.zeros_like(w)
     # TODO (sgd_momentum): update config["velocity"] (in place is fine: it belongs to config),
     # then compute next_w without modifying w or dw. Return next_w, config.
-    raise NotImplementedError("sgd_momentum is not implemented yet (see the TODO in course_lib/optim.py)")
+    raise NotImplementedError("sgd_momentum is not implemented yet (course_lib/optim.py, TODO sgd_momentum)")
 
 
 def nesterov_momentum(w: torch.Tensor, dw: torch.Tensor, config: dict[str, Any] | None = None):
@@ -86,7 +86,7 @@ def nesterov_momentum(w: torch.Tensor, dw: torch.Tensor, config: dict[str, Any] 
         config["velocity"] = torch.zeros_like(w)
     # TODO (nesterov_momentum): update config["velocity"], then compute next_w with the
     # look-ahead formula of the docstring. Return next_w, config.
-    raise NotImplementedError("nesterov_momentum is not implemented yet (see the TODO in course_lib/optim.py)")
+    raise NotImplementedError("nesterov_momentum is not implemented yet (course_lib/optim.py, TODO nesterov_momentum)")
 
 
 def adagrad(w: torch.Tensor, dw: torch.Tensor, config: dict[str, Any] | None = None):
@@ -109,7 +109,7 @@ def adagrad(w: torch.Tensor, dw: torch.Tensor, config: dict[str, Any] | None = N
     if "cache" not in config:
         config["cache"] = torch.zeros_like(w)
     # TODO (adagrad): accumulate dw ** 2 into config["cache"], then compute next_w.
-    raise NotImplementedError("adagrad is not implemented yet (see the TODO in course_lib/optim.py)")
+    raise NotImplementedError("adagrad is not implemented yet (course_lib/optim.py, TODO adagrad)")
 
 
 def rmsprop(w: torch.Tensor, dw: torch.Tensor, config: dict[str, Any] | None = None):
@@ -134,7 +134,7 @@ def rmsprop(w: torch.Tensor, dw: torch.Tensor, config: dict[str, Any] | None = N
     if "cache" not in config:
         config["cache"] = torch.zeros_like(w)
     # TODO (rmsprop): update the moving average config["cache"], then compute next_w.
-    raise NotImplementedError("rmsprop is not implemented yet (see the TODO in course_lib/optim.py)")
+    raise NotImplementedError("rmsprop is not implemented yet (course_lib/optim.py, TODO rmsprop)")
 
 
 def adam(w: torch.Tensor, dw: torch.Tensor, config: dict[str, Any] | None = None):
@@ -169,7 +169,7 @@ def adam(w: torch.Tensor, dw: torch.Tensor, config: dict[str, Any] | None = None
     config.setdefault("t", 0)
     # TODO (adam): increment config["t"] first, update the moments config["m"] and config["v"]
     # (in place is fine), then compute next_w with bias-corrected moments. Return next_w, config.
-    raise NotImplementedError("adam is not implemented yet (see the TODO in course_lib/optim.py)")
+    raise NotImplementedError("adam is not implemented yet (course_lib/optim.py, TODO adam)")
 
 
 def adamw(w: torch.Tensor, dw: torch.Tensor, config: dict[str, Any] | None = None):
@@ -198,4 +198,4 @@ def adamw(w: torch.Tensor, dw: torch.Tensor, config: dict[str, Any] | None = Non
     config.setdefault("t", 0)
     # TODO (adamw): decay the weights (without modifying w), then apply the same update as adam
     # (t, m, v, bias correction). Return next_w, config.
-    raise NotImplementedError("adamw is not implemented yet (see the TODO in course_lib/optim.py)")
+    raise NotImplementedError("adamw is not implemented yet (course_lib/optim.py, TODO adamw)")

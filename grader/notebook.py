@@ -49,7 +49,7 @@ def _html(task: str, results: Sequence[CheckResult]) -> str:
     for r in results:
         colour = "#1a7f37" if r.passed else "#cf222e"
         status = "PASS" if r.passed else "FAIL"
-        message = html.escape(r.message.removeprefix(f"{task} ")) or "&nbsp;"
+        message = html.escape(r.message) or "&nbsp;"
         rows.append(
             f"<tr><td style='color:{colour};font-weight:bold'>{status}</td><td><code>{r.check}</code></td>"
             f"<td>{r.points:g}/{r.max_points:g}</td><td style='text-align:left'>{message}</td></tr>"
@@ -65,7 +65,7 @@ def _text(task: str, results: Sequence[CheckResult]) -> str:
         f"{task}: {sum(r.points for r in results):g}/{sum(r.max_points for r in results):g} public points"
     ]
     for r in results:
-        lines.append(f"  {'PASS' if r.passed else 'FAIL'}  {r.check}  {r.message.removeprefix(f'{task} ')}")
+        lines.append(f"  {'PASS' if r.passed else 'FAIL'}  {r.check}  {r.message}")
     return "\n".join(lines)
 
 

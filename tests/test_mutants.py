@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import tests.mutants as catalogs
-from grader import paths
 from grader.checks import registry
-from grader.checks.reference import ReferenceStore, load_reference
-from grader.checks.runner import CheckRunner, assemble_lib, submission_lib
-from grader.runner.launch import SandboxPolicy
-from tests.mutants import Mutant
+from grader.checks.reference import load_reference
+from grader.checks.runner import CheckRunner
+from tests.mutants import Mutant, edited_lib, warm_runner
 
 
 def all_mutants() -> list[Mutant]:
@@ -34,11 +31,7 @@ CHECKS = registry.load_checks()
 @pytest.fixture(scope="module")
 def runner() -> Iterator[CheckRunner]:
     """One warm child for all mutants: each session imports the mutated files of its own folder."""
-    store = ReferenceStore("grade", REFERENCE)
-    with (
-        submission_lib(paths.SOLUTIONS) as (lib, _),
-        CheckRunner(lib, SandboxPolicy(use_bwrap=False), REFERENCE, store) as warm,
-    ):
+    with warm_runner(REFERENCE) as warm:
         yield warm
 
 
@@ -54,19 +47,19 @@ def test_every_check_catches_some_mutant():
     assert not idle, f"checks no mutant shows to be able to fail: {idle}"
 
 
+def test_every_check_fails_on_a_noop():
+    """No points for inaction: each check is named by a no-op submission (tests/mutants/noops.py)."""
+    caught = {name for m in MUTANTS if m.name.startswith("noop_") for name in m.caught_by}
+    idle = sorted(c.name for c in CHECKS if c.name not in caught)
+    assert not idle, f"checks no no-op submission is shown to fail: {idle}"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_mutant_is_caught(mutant: Mutant, tmp_path: Path, runner: CheckRunner):
-    sources = tmp_path / "sources"
-    sources.mkdir()
-    for module in paths.TASK_MODULES:
-        shutil.copyfile(paths.SOLUTION_LIB / f"{module}.py", sources / f"{module}.py")
-    target = sources / f"{mutant.module}.py"
-    target.write_text(mutant.apply(target.read_text()))
-    assemble_lib(sources, tmp_path / "lib")
-
+    lib = edited_lib(tmp_path, mutant.module, mutant.apply)
     tasks = {c.task.name for c in CHECKS if c.name in mutant.caught_by}
-    results = runner.run(registry.select(CHECKS, tasks=tasks), lib=tmp_path / "lib")
+    results = runner.run(registry.select(CHECKS, tasks=tasks), lib=lib)
     failed = {r.check for r in results if not r.passed}
     unknown = set(mutant.caught_by) - {r.check for r in results}
     assert not unknown, f"caught_by names checks that do not exist: {sorted(unknown)}"
@@ -74,3 +67,19 @@ def test_mutant_is_caught(mutant: Mutant, tmp_path: Path, runner: CheckRunner):
     assert not missed, (
         f"{mutant.name} ({mutant.why}) was not caught by {sorted(missed)}; failing: {sorted(failed)}"
     )
+    if mutant.hint:
+        messages = [r.message for r in results if not r.passed]
+        assert any(mutant.hint in m for m in messages), (
+            f"no message names the cause {mutant.hint!r}: {messages}"
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dropout_no_scale", "dropout_not_inverted"])
+def test_broken_dropout_keeps_at_most_6_of_13(name: str, tmp_path: Path, runner: CheckRunner):
+    """A non-inverted dropout is not graded like a correct one (issue 13's bar: at most 6 of 13)."""
+    (mutant,) = [m for m in MUTANTS if m.name == name]
+    lib = edited_lib(tmp_path, mutant.module, mutant.apply)
+    results = runner.run(registry.select(CHECKS, tasks={"Dropout.forward", "Dropout.backward"}), lib=lib)
+    assert sum(r.max_points for r in results) == 13
+    assert sum(r.points for r in results) <= 6

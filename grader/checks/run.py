@@ -83,8 +83,7 @@ def table(results: Sequence[CheckResult], verbose: bool = False) -> str:
             reasons = {r.message for r in failed}
             note = ""
             if failed:
-                first = failed[0].message.removeprefix(f"{task} ")
-                note = first if len(reasons) == 1 else f"{len(failed)}/{len(rows)} checks fail"
+                note = failed[0].message if len(reasons) == 1 else f"{len(failed)}/{len(rows)} checks fail"
             lines.append(f"  {status}  {task:<32} {points:>7}  {_clip(note, _WIDTH - 48)}")
             if failed and (verbose or len(reasons) > 1):
                 for r in failed:

@@ -36,7 +36,7 @@ class Region:
 
 def not_implemented_message(task: str, module: str) -> str:
     """The message every stub of ``task`` raises; checks and notebooks match on it."""
-    return f"{task} is not implemented yet (see the TODO in course_lib/{module}.py)"
+    return f"{task} is not implemented yet (course_lib/{module}.py, TODO {task})"
 
 
 def find_regions(source: str, filename: str = "<source>") -> list[Region]:

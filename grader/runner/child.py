@@ -62,6 +62,8 @@ class Session:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.objects: dict[int, Any] = {}
+        #: set when student code calls autograd during the current request (course rule)
+        self.autograd = False
 
     def store(self, value: Any) -> int:
         self.objects[len(self.objects) + 1] = value
@@ -103,7 +105,10 @@ class Session:
             return protocol.Handle(self.store(kept), type(kept).__qualname__)
         if op == "call":
             args, kwargs = self.resolve(value)
-            return self.target(request)(*args, **kwargs)
+            result = self.target(request)(*args, **kwargs)
+            if request.get("keep"):  # the result stays here (e.g. a non-contiguous view)
+                return protocol.Handle(self.store(result), type(result).__qualname__)
+            return result
         if op == "get":
             return self.target(request)
         if op == "set":
@@ -113,11 +118,13 @@ class Session:
         raise ValueError(f"unknown operation {op!r}")
 
     def serve(self) -> None:
+        watch_autograd(self)
         while True:
             try:
                 request, value = protocol.receive(self.fd)
             except EOFError:
                 return
+            self.autograd = False
             try:
                 result = self.handle(request, value)
             except BaseException as error:
@@ -125,15 +132,65 @@ class Session:
                 protocol.send(self.fd, {"kind": "error", **describe(error)})
                 continue
             flush_output()
-            protocol.send(self.fd, {"kind": "result"}, result, store_object=self.store)
+            reply = {"kind": "result"}
+            if request.get("op") == "call" and (self.autograd or records_graph(result)):
+                reply["autograd"] = True
+            protocol.send(self.fd, reply, result, store_object=self.store)
 
     def callback(self, target: str, args: tuple, kwargs: dict) -> Any:
         """Ask the parent to run ``target`` of the reference implementation."""
         protocol.send(self.fd, {"kind": "callback", "target": target}, (list(args), kwargs), self.store)
         reply, value = protocol.receive(self.fd)
         if reply.get("kind") != "result":
-            raise RuntimeError(f"{target} (reference) failed: {reply.get('message', '')}")
+            raise RuntimeError(
+                f"your code passed {describe_values(args)} to {target}, the reference version used while "
+                f"this task is graded, which cannot use it: {reply.get('message', '')}"
+            )
         return value
+
+
+def watch_autograd(session: Session) -> None:
+    """Note in ``session.autograd`` every call of backward / autograd.grad (the course forbids
+    autograd in student code; the grader turns the note into a failed check)."""
+    import torch
+
+    def watched(owner: Any, name: str) -> None:
+        original = getattr(owner, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            session.autograd = True
+            return original(*args, **kwargs)
+
+        setattr(owner, name, call)
+
+    watched(torch.Tensor, "backward")
+    watched(torch.autograd, "backward")
+    watched(torch.autograd, "grad")
+
+
+def records_graph(value: Any) -> bool:
+    """True if a tensor in ``value`` (tuples, lists, dict values) requires grad."""
+    import torch
+
+    if type(value) is torch.Tensor:
+        return value.requires_grad
+    if type(value) in (tuple, list):
+        return any(records_graph(item) for item in value)
+    if type(value) is dict:
+        return any(records_graph(item) for item in value.values())
+    return False
+
+
+def describe_values(values: tuple) -> str:
+    """Short types of call arguments for messages, e.g. '(a tensor (4, 5) float64, a str)'."""
+    import torch
+
+    def one(value: Any) -> str:
+        if isinstance(value, torch.Tensor):
+            return f"a tensor {tuple(value.shape)} {str(value.dtype).removeprefix('torch.')}"
+        return f"a {type(value).__name__}"
+
+    return "(" + ", ".join(one(value) for value in values[:4]) + (", ...)" if len(values) > 4 else ")")
 
 
 def describe(error: BaseException) -> dict[str, str]:

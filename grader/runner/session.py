@@ -37,6 +37,9 @@ DEFAULT_CALL_TIMEOUT = 10.0
 #: would otherwise be computed, copied and framed in the grader's own, unlimited process.
 CALLBACK_MEMORY = 2 * 1024**3
 
+#: The course rule a call breaks when student code uses torch.autograd (reported by the child).
+AUTOGRAD_RULE = "autograd is not allowed: compute the gradient by hand"
+
 Reference = Callable[[str, list[Any], dict[str, Any]], Any]
 
 
@@ -216,6 +219,21 @@ class Session:
         request = {"op": "call", "handle": obj.id, "attr": method, "what": f"{obj.type}.{method}"}
         return self.request(request, (list(args), kwargs), timeout=timeout)
 
+    def derive(self, obj: Handle, method: str, *args: Any) -> Handle:
+        """``obj.method(*args)`` computed and kept on the child's side (e.g. a non-contiguous
+        view of a kept tensor, which the wire format would make contiguous)."""
+        request = {
+            "op": "call",
+            "handle": obj.id,
+            "attr": method,
+            "what": f"{obj.type}.{method}",
+            "keep": True,
+        }
+        handle = self.request(request, (list(args), {}))
+        if not isinstance(handle, Handle):
+            self._die(f"answered {method} with something other than a handle")
+        return handle
+
     def get(self, obj: Handle, attr: str) -> Any:
         return self.request({"op": "get", "handle": obj.id, "attr": attr, "what": f"{obj.type}.{attr}"})
 
@@ -287,6 +305,8 @@ class Session:
         while True:
             reply, result = self._receive(deadline, what)
             kind = reply.get("kind")
+            if kind == "result" and reply.get("autograd"):
+                raise StudentError("AutogradNotAllowed", AUTOGRAD_RULE, "")
             if kind == "result":
                 return result
             if kind == "error":

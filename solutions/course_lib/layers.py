@@ -7,6 +7,10 @@ Every layer is a class with two static methods:
 * ``backward(dout, cache)`` receives the upstream gradient ``dout`` (same shape as ``out``) and
   returns the gradients with respect to the inputs of ``forward``.
 
+The cache is private to a layer: only its own ``backward`` reads it. The layouts documented
+below are the suggested ones; any layout works as long as ``backward`` understands what
+``forward`` stored (the grader gives every backward the cache of your own forward).
+
 The two loss functions return ``(loss, dx)`` directly: ``loss`` is a 0-dim tensor of ``x``'s dtype
 and ``dx`` is the gradient of ``loss`` with respect to the scores ``x``.
 
@@ -245,8 +249,8 @@ class Dropout:
     the expected value of ``out`` is ``x``; for ``p = 0`` the output equals ``x`` exactly.
     Test mode is the identity: ``out`` is a copy of ``x``.
 
-    Cache layout: ``(mode, mask)`` where ``mask`` is the SCALED mask above (same shape and dtype
-    as x) in train mode and ``None`` in test mode.
+    Suggested cache layout: ``(mode, mask)`` where ``mask`` is the SCALED mask above (same shape
+    and dtype as x) in train mode and ``None`` in test mode.
     """
 
     @staticmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.mutants import Mutant
+from tests.mutants import Mutant, region_edit
 
 LINEAR_OUT = "out = x.reshape(x.shape[0], w.shape[0]) @ w + b"
 SOFTMAX_SHIFT = "shifted = x - x.max(dim=1, keepdim=True).values"
@@ -35,11 +35,22 @@ MUTANTS = [
         why="squeeze() to drop singleton image dims also drops a batch of one",
     ),
     Mutant(
+        "linear_forward_view",
+        "layers",
+        LINEAR_OUT,
+        "out = x.view(x.shape[0], w.shape[0]) @ w + b",
+        caught_by=("linear_forward_non_contiguous",),
+        why="flattens with view(), which fails on a non-contiguous x (a transposed or sliced batch)",
+    ),
+    Mutant(
         "linear_forward_caches_flat_x",
         "layers",
         "cache = (x, w, b)",
         "cache = (x.reshape(x.shape[0], -1), w, b)",
-        caught_by=("linear_forward_cache",),
+        caught_by=(
+            "linear_backward_autograd",
+            "linear_backward_images",
+        ),
         why="caches the flattened x, so backward cannot restore x's shape",
     ),
     # ---------------------------------------------------------------- Linear.backward
@@ -93,7 +104,7 @@ MUTANTS = [
         "layers",
         "out = x.clamp(min=0)",
         "out = x.clamp_(min=0)",
-        caught_by=("relu_forward_small", "relu_forward_random", "relu_forward_input_unchanged"),
+        caught_by=("relu_forward_input_unchanged",),
         why="clamps x in place, so the caller's x (and the cache) change",
     ),
     Mutant(
@@ -117,7 +128,7 @@ MUTANTS = [
         "layers",
         "dx = dout * (x > 0)",
         "dx = dout * (x >= 0)",
-        caught_by=("relu_backward_ties", "relu_backward_autograd", "relu_backward_float32_images"),
+        caught_by=("relu_backward_ties",),
         why="lets the gradient through at x == 0",
     ),
     Mutant(
@@ -138,19 +149,23 @@ MUTANTS = [
         why="forgets the ReLU",
     ),
     Mutant(
-        "linear_relu_caches_output",
+        "linear_relu_flattens_with_view",
         "layers",
-        "cache = (linear_cache, relu_cache)",
-        "cache = (linear_cache, out)",
-        caught_by=("linear_relu_forward_cache",),
-        why="caches the ReLU output instead of the ReLU's own cache (its input)",
+        "a, linear_cache = Linear.forward(x, w, b)",
+        "a, linear_cache = Linear.forward(x.view(x.shape[0], -1), w, b)",
+        caught_by=("linear_relu_forward_non_contiguous",),
+        why="flattens x with view() before the Linear layer: fails on a non-contiguous x",
     ),
     Mutant(
         "linear_relu_cache_swapped",
         "layers",
         "cache = (linear_cache, relu_cache)",
         "cache = (relu_cache, linear_cache)",
-        caught_by=("linear_relu_forward_cache",),
+        caught_by=(
+            "linear_relu_backward_autograd",
+            "linear_relu_backward_images_ties",
+            "linear_relu_backward_small",
+        ),
         why="stores the two caches in the wrong order",
     ),
     Mutant(
@@ -451,8 +466,15 @@ MUTANTS = [
         "fc_net",
         "loss = loss + 0.5 * self.reg * sum((W * W).sum() for W in weights)",
         "loss = loss + self.reg * sum((W * W).sum() for W in weights)",
-        caught_by=("fcn_loss_autograd", "fcn_loss_reg_deep_images", "fcn_loss_float32_no_hidden"),
+        caught_by=(
+            "dropout_net_deep_images",
+            "dropout_net_matches_autograd",
+            "fcn_loss_autograd",
+            "fcn_loss_float32_no_hidden",
+            "fcn_loss_reg_deep_images",
+        ),
         why="drops the factor 0.5 of the L2 term",
+        hint="did you drop the factor 0.5?",
     ),
     Mutant(
         "fcn_regularises_biases",
@@ -550,5 +572,77 @@ MUTANTS = [
         "weight_scale=1e-2, device=device",
         caught_by=("create_solver_passes_dtype",),
         why="the model is built with the default dtype instead of the requested one",
+    ),
+    # ---------------------------------------------------------------- the no-autograd rule
+    Mutant(
+        "linear_backward_uses_autograd",
+        "layers",
+        *region_edit(
+            "Linear.backward",
+            """
+            x, w, b = (t.detach().clone().requires_grad_(True) for t in cache)
+            out = x.reshape(x.shape[0], -1) @ w + b
+            out.backward(dout)
+            return x.grad, w.grad, b.grad
+            """,
+        ),
+        caught_by=(
+            "linear_backward_autograd",
+            "linear_backward_float32_batch_of_one",
+            "linear_backward_images",
+            "linear_backward_inputs_unchanged",
+            "linear_backward_small",
+        ),
+        why="backward computed by torch.autograd (out.backward(dout)), which the course forbids",
+    ),
+    Mutant(
+        "softmax_loss_uses_autograd_grad",
+        "layers",
+        *region_edit(
+            "softmax_loss",
+            """
+            scores = x.detach().requires_grad_(True)
+            loss = -torch.log_softmax(scores, dim=1)[torch.arange(x.shape[0]), y].mean()
+            (dx,) = torch.autograd.grad(loss, scores)
+            return loss.detach(), dx
+            """,
+        ),
+        caught_by=(
+            "softmax_loss_float32_batch_of_one",
+            "softmax_loss_huge_scores",
+            "softmax_loss_input_unchanged",
+            "softmax_loss_random",
+            "softmax_loss_small",
+        ),
+        why="the gradient from torch.autograd.grad instead of by hand",
+    ),
+    Mutant(
+        "relu_forward_records_graph",
+        "layers",
+        "out = x.clamp(min=0)",
+        "out = x.detach().requires_grad_(True).clamp(min=0)",
+        caught_by=(
+            "relu_forward_float32",
+            "relu_forward_input_unchanged",
+            "relu_forward_random",
+            "relu_forward_small",
+        ),
+        why="an output that records an autograd graph (requires_grad), which the course forbids",
+    ),
+    Mutant(
+        "fcn_loss_flattens_with_view",
+        "fc_net",
+        "        out = X\n        for i in range(1, L):",
+        "        out = X.view(X.shape[0], -1)\n        for i in range(1, L):",
+        caught_by=("fcn_loss_reg_deep_images",),
+        why="flattens X with view(), which fails on a non-contiguous batch",
+    ),
+    Mutant(
+        "linear_backward_flattens_with_view",
+        "layers",
+        "x_flat = x.reshape(x.shape[0], w.shape[0])",
+        "x_flat = x.view(x.shape[0], w.shape[0])",
+        caught_by=("linear_backward_float32_batch_of_one",),
+        why="flattens the cached x with view(), which fails when forward was given a non-contiguous x",
     ),
 ]

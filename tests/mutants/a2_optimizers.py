@@ -491,4 +491,13 @@ MUTANTS = [
         ("adamw_float32",),
         "second moment always float64",
     ),
+    Mutant(
+        "adam_gradient_replaced_by_w",
+        "optim",
+        _ADAM_START,
+        _ADAM_START + "    dw = w.view_as(w)\n",
+        ("adam_float32", "adam_trajectory"),
+        "dw overwritten by (a view of) w: every moment is built from the weights",
+        hint="fed in as the gradient",
+    ),
 ]

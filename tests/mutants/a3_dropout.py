@@ -6,6 +6,13 @@ from tests.mutants import Mutant
 
 _KEEP = "keep = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) >= p\n"
 _TEST_FORWARD = '        if mode == "test":\n            return x.clone(), (mode, None)\n'
+_SEEDED_DRAW = (
+    '        seed = dropout_param.get("seed")\n'
+    "        generator = None\n"
+    "        if seed is not None:\n"
+    "            generator = torch.Generator(device=x.device).manual_seed(seed)\n"
+    "        "
+)
 _TEST_BACKWARD = '        if mode == "test":\n            return dout.clone()\n'
 
 # The hidden-layer loop of FullyConnectedNet.loss (forward) and its backward counterpart.
@@ -31,11 +38,16 @@ MUTANTS = [
         _KEEP + "        mask = keep.to(x.dtype)",
         (
             "dropout_forward_float32",
+            "dropout_forward_global_rng_untouched",
+            "dropout_forward_p_zero",
+            "dropout_forward_seed_reproducible",
             "dropout_forward_seeded",
             "dropout_forward_statistics",
+            "dropout_forward_test_mode",
             "dropout_forward_x_unchanged",
         ),
         "kept units not scaled by 1 / (1 - p) (non-inverted dropout)",
+        hint="they are not scaled",
     ),
     Mutant(
         "dropout_p_is_keep_probability",
@@ -50,13 +62,18 @@ MUTANTS = [
             "dropout_forward_x_unchanged",
         ),
         "p read as the probability of keeping a unit (the old CS231n convention)",
+        hint="Your kept units are scaled by 1 / p",
     ),
     Mutant(
         "dropout_active_in_test_mode",
         "layers",
         _TEST_FORWARD,
         "",
-        ("dropout_forward_test_mode", "dropout_forward_x_unchanged"),
+        (
+            "dropout_forward_float32",
+            "dropout_forward_test_mode",
+            "dropout_forward_x_unchanged",
+        ),
         "the mask is applied in test mode too",
     ),
     Mutant(
@@ -64,7 +81,11 @@ MUTANTS = [
         "layers",
         _TEST_FORWARD,
         '        if mode == "test":\n            return x * (1 - p), (mode, None)\n',
-        ("dropout_forward_test_mode", "dropout_forward_x_unchanged"),
+        (
+            "dropout_forward_float32",
+            "dropout_forward_test_mode",
+            "dropout_forward_x_unchanged",
+        ),
         "test mode scales by 1 - p although training already used inverted dropout",
     ),
     Mutant(
@@ -89,11 +110,9 @@ MUTANTS = [
         'seed = dropout_param.get("seed")',
         "seed = None",
         (
-            "dropout_forward_float32",
             "dropout_forward_global_rng_untouched",
             "dropout_forward_seed_reproducible",
             "dropout_forward_seeded",
-            "dropout_forward_x_unchanged",
         ),
         "the seed in dropout_param is never used",
     ),
@@ -110,8 +129,22 @@ MUTANTS = [
         "layers",
         _KEEP,
         _KEEP.replace(", dtype=x.dtype", ""),
-        ("dropout_forward_seeded", "dropout_forward_x_unchanged"),
+        ("dropout_forward_seeded",),
         "random numbers drawn in the default dtype instead of x's (another mask than the recipe's for float64)",
+    ),
+    Mutant(
+        "dropout_mask_default_dtype",
+        "layers",
+        _KEEP + "        mask = keep.to(x.dtype) / (1 - p)",
+        _KEEP + "        mask = keep / (1 - p)",
+        (
+            "dropout_forward_seed_reproducible",
+            "dropout_forward_seeded",
+            "dropout_forward_statistics",
+            "dropout_forward_x_unchanged",
+        ),
+        "bool mask / (1 - p) is float32 (the default dtype): float64 outputs lose precision",
+        hint="the mask was built in float32",
     ),
     Mutant(
         "dropout_cache_fresh_mask",
@@ -119,10 +152,11 @@ MUTANTS = [
         "return out, (mode, mask)",
         "return out, (mode, (torch.rand(x.shape, generator=generator, dtype=x.dtype) >= p).to(x.dtype) / (1 - p))",
         (
-            "dropout_forward_float32",
-            "dropout_forward_seeded",
-            "dropout_forward_statistics",
-            "dropout_forward_x_unchanged",
+            "dropout_backward_dout_unchanged",
+            "dropout_backward_float32",
+            "dropout_backward_random_masks",
+            "dropout_backward_test_mode",
+            "dropout_backward_train",
         ),
         "the cache holds a newly drawn mask, not the one applied to x, so backward uses a fresh mask",
     ),
@@ -132,10 +166,11 @@ MUTANTS = [
         "return out, (mode, mask)",
         "return out, (mode, keep.to(x.dtype))",
         (
-            "dropout_forward_float32",
-            "dropout_forward_seeded",
-            "dropout_forward_statistics",
-            "dropout_forward_x_unchanged",
+            "dropout_backward_dout_unchanged",
+            "dropout_backward_float32",
+            "dropout_backward_random_masks",
+            "dropout_backward_test_mode",
+            "dropout_backward_train",
         ),
         "the cache holds the 0/1 keep mask instead of the scaled mask",
     ),
@@ -149,6 +184,7 @@ MUTANTS = [
             "dropout_backward_dout_unchanged",
             "dropout_backward_float32",
             "dropout_backward_random_masks",
+            "dropout_backward_test_mode",
             "dropout_backward_train",
         ),
         "backward lets the gradient through unscaled",
@@ -158,7 +194,10 @@ MUTANTS = [
         "layers",
         _TEST_BACKWARD,
         "",
-        ("dropout_backward_dout_unchanged", "dropout_backward_test_mode"),
+        (
+            "dropout_backward_dout_unchanged",
+            "dropout_backward_test_mode",
+        ),
         "backward multiplies by the mask in test mode too (where it is None)",
     ),
     Mutant(
@@ -178,6 +217,7 @@ MUTANTS = [
             "dropout_backward_dout_unchanged",
             "dropout_backward_float32",
             "dropout_backward_random_masks",
+            "dropout_backward_test_mode",
             "dropout_backward_train",
         ),
         "backward draws a new random mask instead of reusing the cached one",
@@ -257,5 +297,26 @@ MUTANTS = [
         ),
         ("dropout_net_deep_images", "dropout_net_loss_and_grads", "dropout_net_matches_autograd"),
         "backward does not go through the dropout layers",
+    ),
+    # -- a classic (non-inverted) dropout: no scaling in training, scaled by 1 - p in test mode ----
+    Mutant(
+        "dropout_not_inverted",
+        "layers",
+        _TEST_FORWARD + _SEEDED_DRAW + _KEEP + "        mask = keep.to(x.dtype) / (1 - p)",
+        _TEST_FORWARD.replace("x.clone()", "x * (1 - p)")
+        + _SEEDED_DRAW
+        + _KEEP
+        + "        mask = keep.to(x.dtype)",
+        (
+            "dropout_forward_float32",
+            "dropout_forward_global_rng_untouched",
+            "dropout_forward_p_zero",
+            "dropout_forward_seed_reproducible",
+            "dropout_forward_seeded",
+            "dropout_forward_statistics",
+            "dropout_forward_test_mode",
+            "dropout_forward_x_unchanged",
+        ),
+        "the old non-inverted dropout: kept units unscaled in training, test mode multiplies by 1 - p",
     ),
 ]

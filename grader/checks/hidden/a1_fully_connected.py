@@ -6,13 +6,17 @@ from __future__ import annotations
 import torch
 
 from grader.checks import compare
+from grader.checks.compare import CheckFailure
 from grader.checks.context import Context
 from grader.checks.public.a1_fully_connected import (
-    EXACT,
+    F32,
+    _Cache,
+    _call_backward,
     _case,
     _check_init_layout,
     _check_model_loss,
     _check_overfit,
+    _check_param_layout,
     _compare,
     _construct,
     _digits,
@@ -23,9 +27,10 @@ from grader.checks.public.a1_fully_connected import (
     _linear_backward_stored,
     _linear_forward,
     _linear_inputs,
+    _linear_relu,
     _linear_relu_backward_stored,
-    _linear_relu_forward,
     _net_params,
+    _pair_case,
     _randn,
     _relu_backward,
     _relu_forward,
@@ -33,10 +38,13 @@ from grader.checks.public.a1_fully_connected import (
     _solver_setup,
     _svm_stored,
     _tiny,
+    _unpack,
     _validate_setup,
     _with_zeros,
 )
 from grader.checks.registry import check
+from grader.runner.protocol import Handle
+from grader.runner.session import StudentError
 
 # --------------------------------------------------------------------------------------------
 # Layers
@@ -50,24 +58,64 @@ def linear_forward_float32_batch_of_one(ctx: Context) -> None:
     _linear_forward(ctx, x, w, b, ctx.expected("out", lambda ref: ref.layers.Linear.forward(x, w, b)[0]))
 
 
+def _non_contiguous(
+    ctx: Context, shape: tuple[int, ...], seed: int, dtype: torch.dtype = torch.float64
+) -> tuple[Handle, torch.Tensor]:
+    """A child-side non-contiguous view of shape ``shape`` (a transpose of the last two dims of a
+    kept tensor) and its value here. x.view(N, -1) cannot flatten it; x.reshape can."""
+    x = _randn((*shape[:-2], shape[-1], shape[-2]), seed=seed, dtype=dtype)
+    view = ctx.student.derive(ctx.student.keep(x), "transpose", -1, -2)
+    compare.that(
+        ctx.student.call_method(view, "is_contiguous") is False, "test input", "the view is contiguous."
+    )
+    return view, x.transpose(-1, -2)
+
+
 @check(task="Linear.forward", points=1)
-def linear_forward_cache(ctx: Context) -> None:
-    """The cache is (x, w, b): the inputs themselves, unchanged and not reshaped (x (3, 2, 2))."""
-    x, w, b = _linear_inputs((3, 2, 2), 4, seed=102)
-    expected = ctx.expected("out", lambda ref: ref.layers.Linear.forward(x, w, b)[0])
-    _, cache = _linear_forward(ctx, x, w, b, expected)
-    case = _case(x=x, w=w)
-    hint = "cache = (x, w, b) with x as given (Linear.backward needs x's shape)."
-    compare.structure(cache, tuple, 3, f"cache ({case})", hint=hint)
-    for name, actual, sent in zip(("x", "w", "b"), cache, (x, w, b), strict=True):
-        _compare(actual, sent, f"cache {name}", case, dtype=sent.dtype, tol=EXACT, hint=hint)
+def linear_forward_non_contiguous(ctx: Context) -> None:
+    """x (3, 2, 4) is a transposed view (not contiguous in memory): out is still x_flat @ w + b."""
+    view, x = _non_contiguous(ctx, (3, 2, 4), seed=102)
+    w, b = _randn((8, 5), seed=1021), _randn((5,), seed=1022)
+    case = _case(x=x, w=w) + ", x not contiguous (a transposed view)"
+    result = ctx.student.call("layers.Linear.forward", view, w, b)
+    out, _ = _unpack(result, 2, "Linear.forward", case, "return the tuple (out, cache).")
+    _compare(
+        out, _linear(x, w, b), "out", case, dtype=x.dtype,
+        hint="flatten with an operation that works on any tensor layout; view() needs contiguous memory.",
+    )  # fmt: skip
 
 
 @check(task="Linear.backward", points=1)
 def linear_backward_float32_batch_of_one(ctx: Context) -> None:
-    """A batch of ONE float32 example x (1, 2, 3): dx (1, 2, 3), dw, db, all float32."""
-    x, w, b = _linear_inputs((1, 2, 3), 4, seed=103, dtype=torch.float32)
-    _linear_backward_stored(ctx, x, w, b, seed=104)
+    """A batch of ONE float32 example x (1, 2, 3), a transposed (non-contiguous) view: dx
+    (1, 2, 3), dw, db, all float32. The cache stays in the child, so backward sees the view."""
+    view, x = _non_contiguous(ctx, (1, 2, 3), seed=103, dtype=torch.float32)
+    w, b = _randn((6, 4), seed=1031, dtype=torch.float32), _randn((4,), seed=1032, dtype=torch.float32)
+    dout = _randn((1, 4), seed=104, dtype=torch.float32)
+    expected = ctx.expected("grads", lambda ref: ref.layers.Linear.backward(dout, (x, w, b)))
+    cache = _kept_linear_cache(ctx, view, x, w, b)
+    case = _pair_case(_case(x=x, w=w) + ", x not contiguous (a transposed view)", cache)
+    result = _call_backward(ctx, "Linear.backward", dout, cache, case)
+    grads = _unpack(result, 3, "Linear.backward", case, "return the tuple (dx, dw, db).")
+    for name, actual, want in zip(("dx", "dw", "db"), grads, expected, strict=True):
+        _compare(actual, want, name, case, dtype=x.dtype)
+
+
+def _kept_linear_cache(
+    ctx: Context, view: Handle, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
+) -> _Cache:
+    """The cache of the student's Linear.forward(view, w, b), kept in the child (so a cached x stays
+    a non-contiguous view), or the documented (view, w, b) when that forward's out is wrong."""
+    linear = ctx.student.call("layers.Linear.mro")[0]
+    try:
+        result = ctx.student.derive(linear, "forward", view, w, b)
+        out = ctx.student.read(ctx.student.derive(result, "__getitem__", 0))
+        compare.tensor(out, _linear(x, w, b), "Linear.forward", dtype=x.dtype, **F32)
+        return _Cache(ctx.student.derive(result, "__getitem__", 1), "")
+    except (CheckFailure, StudentError):
+        return _Cache(
+            (view, w, b), "your Linear.forward does not pass its checks, so the documented cache was used"
+        )
 
 
 @check(task="Linear.backward", points=1)
@@ -93,41 +141,31 @@ def relu_forward_input_unchanged(ctx: Context) -> None:
 
 @check(task="ReLU.backward", points=1)
 def relu_backward_float32_images(ctx: Context) -> None:
-    """float32 4-dimensional input (2, 3, 2, 2) with exact zeros: dx float32, 0 where x <= 0."""
-    x = _with_zeros(_randn((2, 3, 2, 2), seed=114), torch.Generator().manual_seed(115)).float()
+    """float32 4-dimensional input (2, 3, 2, 2) (no exact zeros): dx float32, 0 where x < 0."""
+    x = _randn((2, 3, 2, 2), seed=114).float()
     dout = _randn(x.shape, seed=116, dtype=torch.float32)
     _relu_backward(ctx, x, dout, ctx.expected("dx", lambda ref: ref.layers.ReLU.backward(dout, x)))
 
 
 @check(task="ReLU.backward", points=1)
 def relu_backward_inputs_unchanged(ctx: Context) -> None:
-    """dout and the cache x are not modified in place (dout[x <= 0] = 0, masked_fill_ ...)."""
-    x = _with_zeros(_randn((4, 3), seed=117), torch.Generator().manual_seed(118))
+    """dout and the cache are not modified in place (dout[x <= 0] = 0, masked_fill_ ...); x has
+    no exact zeros (the tie is relu_backward_ties' rule alone)."""
+    x = _randn((4, 3), seed=117)
     dout = _randn(x.shape, seed=119)
     expected = ctx.expected("dx", lambda ref: ref.layers.ReLU.backward(dout, x))
     _relu_backward(ctx, x, dout, expected, keep_inputs=True)
 
 
 @check(task="Linear_ReLU.forward", points=1)
-def linear_relu_forward_cache(ctx: Context) -> None:
-    """The cache is ((x, w, b), a): the Linear cache and the ReLU cache (the pre-activation a)."""
-    x, w, b = _linear_inputs((3, 2, 2), 5, seed=121)
-    expected = ctx.expected("out", lambda ref: ref.layers.Linear_ReLU.forward(x, w, b)[0])
-    cache = _linear_relu_forward(ctx, x, w, b, expected)
-    case = _case(x=x, w=w)
-    hint = "cache = (linear_cache, relu_cache), the caches returned by Linear.forward and ReLU.forward."
-    compare.structure(cache, tuple, 2, f"cache ({case})", hint=hint)
-    compare.structure(cache[0], tuple, 3, f"cache[0], the Linear cache ({case})", hint=hint)
-    for name, actual, sent in zip(("x", "w", "b"), cache[0], (x, w, b), strict=True):
-        _compare(actual, sent, f"cache[0] {name}", case, dtype=x.dtype, tol=EXACT, hint=hint)
-    _compare(
-        cache[1],
-        _linear(x, w, b),
-        "cache[1], the ReLU cache",
-        case,
-        dtype=x.dtype,
-        hint="ReLU.forward's cache is its input: the pre-activation a = x @ w + b, not the output.",
-    )
+def linear_relu_forward_non_contiguous(ctx: Context) -> None:
+    """x (3, 2, 2) is a transposed view (not contiguous in memory): out = ReLU(x_flat @ w + b)."""
+    view, x = _non_contiguous(ctx, (3, 2, 2), seed=121)
+    w, b = _randn((4, 5), seed=1211), _randn((5,), seed=1212)
+    case = _case(x=x, w=w) + ", x not contiguous (a transposed view)"
+    result = ctx.student.call("layers.Linear_ReLU.forward", view, w, b)
+    out, _ = _unpack(result, 2, "Linear_ReLU.forward", case, "return the tuple (out, cache).")
+    _compare(out, _linear_relu(x, w, b), "out", case, dtype=x.dtype, kind="linear_relu")
 
 
 @check(task="Linear_ReLU.backward", points=1)
@@ -179,17 +217,20 @@ def two_layer_init_float64(ctx: Context) -> None:
     )
 
 
-def _stored_model_loss(ctx: Context, cls: str, dims, X: torch.Tensor, y, reg: float, seed: int) -> None:
+def _stored_model_loss(
+    ctx: Context, cls: str, dims, X: torch.Tensor, y, reg: float, seed: int, sent: Handle | None = None
+) -> None:
     params = _net_params(dims, seed=seed, dtype=X.dtype)
     expected = _expected_model_loss(ctx, cls, dims, params, X, y, reg)
-    _check_model_loss(ctx, cls, dims, params, X, y, reg, expected)
+    _check_model_loss(ctx, cls, dims, params, X, y, reg, expected, sent)
 
 
 @check(task="TwoLayerNet.loss", points=1)
 def two_layer_loss_reg_images(ctx: Context) -> None:
-    """reg = 0.7 with X (3, 2, 2, 2): L2 on W1 and W2 only, reg * W in their gradients."""
-    X, y = _randn((3, 2, 2, 2), seed=151), _labels(3, 4, seed=152)
-    _stored_model_loss(ctx, "TwoLayerNet", (8, 6, 4), X, y, 0.7, seed=153)
+    """reg = 0.7 with X (3, 2, 2, 2), a transposed (non-contiguous) view: L2 on W1 and W2 only,
+    reg * W in their gradients."""
+    sent, X = _non_contiguous(ctx, (3, 2, 2, 2), seed=151)
+    _stored_model_loss(ctx, "TwoLayerNet", (8, 6, 4), X, _labels(3, 4, seed=152), 0.7, seed=153, sent=sent)
 
 
 @check(task="TwoLayerNet.loss", points=1)
@@ -209,22 +250,25 @@ def fcn_init_float64_no_hidden(ctx: Context) -> None:
 def fcn_init_seed_keeps_global_rng(ctx: Context) -> None:
     """With a seed the weights come from a private generator: the global RNG state is untouched."""
     before = ctx.student.call("solver.torch.get_rng_state")
-    _, case = _construct(ctx, "FullyConnectedNet", [4, 3], input_dim=5, num_classes=2, seed=7)
+    model, case = _construct(ctx, "FullyConnectedNet", [4, 3], input_dim=5, num_classes=2, seed=7)
     after = ctx.student.call("solver.torch.get_rng_state")
+    _check_param_layout(ctx.student.get(model, "params"), [5, 4, 3, 2], torch.float32, case)
     compare.that(
         torch.equal(before, after),
         case,
         "the global random number generator changed.",
-        hint="use g = torch.Generator(device=device).manual_seed(seed) and randn(..., generator=g); "
-        "never torch.manual_seed(seed).",
+        hint="with a seed, every weight is drawn from a torch.Generator of the model's own; the global "
+        "RNG is neither reseeded nor drawn from.",
     )
 
 
 @check(task="FullyConnectedNet.loss", points=2)
 def fcn_loss_reg_deep_images(ctx: Context) -> None:
-    """Four hidden layers, reg = 0.5, X (4, 2, 3, 2): L2 on every W (not b); vs the reference."""
-    X, y = _randn((4, 2, 3, 2), seed=161), _labels(4, 3, seed=162)
-    _stored_model_loss(ctx, "FullyConnectedNet", (12, 5, 4, 4, 3, 3), X, y, 0.5, seed=163)
+    """Four hidden layers, reg = 0.5, X (4, 2, 3, 2) a transposed (non-contiguous) view: L2 on
+    every W (not b); vs the reference."""
+    sent, X = _non_contiguous(ctx, (4, 2, 3, 2), seed=161)
+    dims, y = (12, 5, 4, 4, 3, 3), _labels(4, 3, seed=162)
+    _stored_model_loss(ctx, "FullyConnectedNet", dims, X, y, 0.5, seed=163, sent=sent)
 
 
 @check(task="FullyConnectedNet.loss", points=1)

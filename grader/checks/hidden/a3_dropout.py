@@ -8,31 +8,33 @@ from grader.checks import compare
 from grader.checks.common import compare_unchanged, seed_of, student_net
 from grader.checks.context import Context
 from grader.checks.public.a3_dropout import (
-    BACKWARD_HINT,
-    EXACT,
     F32,
     NET_HINT,
+    backward_pair,
     case_name,
-    compare_train_forward,
+    check_pair,
+    compare_dx,
     dropout_forward,
-    expected_forward,
+    forward_for_backward,
+    identity_output,
     net_problem,
-    recipe_mask,
+    nonzero_input,
     reference_net,
     run_net_train,
+    train_forward,
 )
 from grader.checks.registry import check
 
 
 @check(task="Dropout.forward", points=1)
 def dropout_forward_global_rng_untouched(ctx: Context) -> None:
-    """A seeded forward neither reseeds nor draws from the global RNG (it uses its own generator)."""
+    """A seeded forward (a correct dropout) neither reseeds nor draws from the global RNG."""
     shape, seed = (6, 10), 1234
-    x = torch.ones(shape, dtype=torch.float64)
+    x = nonzero_input(shape, seed_of("dropout_forward_global_rng_untouched"))
     param = {"p": 0.5, "mode": "train", "seed": seed}
     case = case_name(shape, param)
     for _ in range(2):
-        dropout_forward(ctx, x, param, case)
+        train_forward(ctx, x, param, case)
     # The runner seeds the global RNG with ctx.seed before every check; nothing else draws from it.
     after = ctx.student.call("layers.torch.rand", 8)
     untouched = torch.rand(8, generator=torch.Generator().manual_seed(ctx.seed))
@@ -44,13 +46,13 @@ def dropout_forward_global_rng_untouched(ctx: Context) -> None:
         type(after) is not torch.Tensor or not torch.equal(after, reseeded),
         f"global RNG after Dropout.forward ({case})",
         "was reseeded with the dropout seed (torch.manual_seed changes the RNG of the whole program).",
-        "draw the mask from torch.Generator(device=x.device).manual_seed(seed), never call torch.manual_seed.",
+        "with a seed, draw the mask from a torch.Generator of its own; never reseed the global RNG.",
     )
     compare.that(
         type(after) is torch.Tensor and torch.equal(after, untouched),
         f"global RNG after Dropout.forward ({case})",
         "changed: a seeded forward must not draw from (or reseed) the global RNG.",
-        "with a seed, draw the mask only from the seeded torch.Generator (pass generator=g to torch.rand).",
+        "with a seed, every random number of the mask comes from the seeded generator.",
     )
 
 
@@ -67,16 +69,13 @@ def dropout_forward_seed_reproducible(ctx: Context) -> None:
         ("no seed, first call", {"p": 0.4, "mode": "train"}),
         ("no seed, second call", {"p": 0.4, "mode": "train"}),
     ):
-        out, _ = dropout_forward(ctx, x, param, f"{label}; {case_name(shape, param)}")
-        compare.that(type(out) is torch.Tensor and out.shape == x.shape, f"out ({label})",
-                     f"expected a tensor of shape {shape}, got {compare.describe(out)}.")  # fmt: skip
-        masks[label] = out != 0
+        masks[label] = train_forward(ctx, x, param, f"{label}; {case_name(shape, param)}")
     # 300 units: two independent masks agree with probability (0.4**2 + 0.6**2) ** 300 ~ 1e-55
     compare.that(
         torch.equal(masks["seed 21, first call"], masks["seed 21, second call"]),
         "masks of two calls with seed 21",
         "differ.",
-        "create a fresh torch.Generator(device=x.device).manual_seed(seed) in every call that has a seed.",
+        "every call with a seed draws from a fresh generator seeded with it, so equal seeds give equal masks.",
     )
     compare.that(
         not torch.equal(masks["seed 21, first call"], masks["seed 22"]),
@@ -88,46 +87,43 @@ def dropout_forward_seed_reproducible(ctx: Context) -> None:
         not torch.equal(masks["no seed, first call"], masks["no seed, second call"]),
         "masks of two calls without a seed",
         "are identical.",
-        "without a seed draw from the global RNG (generator=None); do not use a fixed seed.",
+        "without a seed draw from the global RNG; do not use a fixed seed.",
     )
 
 
 @check(task="Dropout.forward", points=1)
 def dropout_forward_float32(ctx: Context) -> None:
-    """float32 4-D input with p = 0.6 and a seed: float32 out and mask equal to the reference."""
-    x = torch.linspace(-2, 2, 120, dtype=torch.float32).reshape(2, 3, 4, 5) + 0.01
-    param = {"p": 0.6, "mode": "train", "seed": 11}
-    case = case_name(x.shape, param, torch.float32)
-    out, cache = dropout_forward(ctx, x, param, case)
-    expected = expected_forward(ctx, x, param)
-    compare_train_forward(out, cache, expected, x, case, tolerance=F32)
+    """float32 4-D input, p = 0.6 with and without a seed: float32 out, each unit 0 or x / (1 - p)."""
+    x = nonzero_input((2, 3, 4, 5), seed_of("dropout_forward_float32"), torch.float32)
+    for param in ({"p": 0.6, "mode": "train", "seed": 11}, {"p": 0.6, "mode": "train"}):
+        train_forward(ctx, x, param, case_name(x.shape, param, torch.float32))
+    test = {"p": 0.6, "mode": "test"}
+    case = case_name(x.shape, test, torch.float32)
+    identity_output(dropout_forward(ctx, x, test, case)[0], x, case)
 
 
 @check(task="Dropout.backward", points=1)
 def dropout_backward_float32(ctx: Context) -> None:
-    """float32 4-D dout with p = 0.25: dx = dout * mask, float32."""
-    shape = (2, 2, 3, 4)
-    mask = recipe_mask(shape, 0.25, seed=8, dtype=torch.float32)
-    dout = torch.randn(shape, generator=torch.Generator().manual_seed(seed_of("dropout_backward_float32")))
-    case = "float32 dout of shape (2, 2, 3, 4), cache ('train', mask) of a forward with p=0.25, seed=8"
-    dx = ctx.student.call("layers.Dropout.backward", dout, ("train", mask))
-    compare.tensor(dx, dout * mask, f"dx ({case})", dtype=torch.float32, **F32, hint=BACKWARD_HINT)
+    """float32 4-D input with p = 0.25: dx = dout * (the forward's mask), float32."""
+    x = nonzero_input((2, 2, 3, 4), seed_of("dropout_backward_float32/x"), torch.float32)
+    dout = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed_of("dropout_backward_float32")))
+    check_pair(ctx, x, {"p": 0.25, "mode": "train", "seed": 8}, dout, F32)
 
 
 @check(task="Dropout.backward", points=1)
 def dropout_backward_dout_unchanged(ctx: Context) -> None:
-    """dout is not modified in place, in train and in test mode."""
-    shape = (3, 4)
-    mask = recipe_mask(shape, 0.5, seed=6)
-    dout = torch.randn(shape, generator=torch.Generator().manual_seed(seed_of("dropout_backward_dout_unchanged")),
+    """dout is not modified in place, in train and in test mode (and dx is right)."""
+    x = nonzero_input((4, 5), seed_of("dropout_backward_dout_unchanged/x"))
+    dout = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed_of("dropout_backward_dout_unchanged")),
                        dtype=torch.float64)  # fmt: skip
-    for cache, expected in ((("train", mask), dout * mask), (("test", None), dout)):
-        case = f"dout of shape (3, 4), cache ({cache[0]!r}, {'mask of p=0.5' if cache[1] is not None else 'None'})"
+    for param in ({"p": 0.5, "mode": "train", "seed": 6}, {"p": 0.5, "mode": "test"}):
+        case = case_name(x.shape, param) + "; forward then backward"
+        pair = forward_for_backward(ctx, x, param, case)
         handle = ctx.student.keep(dout)
-        dx = ctx.student.call("layers.Dropout.backward", handle, cache)
-        compare_unchanged(ctx, handle, dout, f"dout after the call ({case})",
-                          "dout must not be modified in place: dx = dout * mask (not dout *= mask).")  # fmt: skip
-        compare.tensor(dx, expected, f"dx ({case})", dtype=torch.float64, **EXACT, hint=BACKWARD_HINT)
+        dx = backward_pair(ctx, handle, pair)
+        compare_unchanged(ctx, handle, dout, f"dout after Dropout.backward ({case})",
+                          "dout must not be modified in place: compute a new tensor for dx.")  # fmt: skip
+        compare_dx(dx, dout * pair.factor, pair, case, dict(atol=1e-12, rtol=1e-12))
 
 
 @check(task="FullyConnectedNet.loss", points=1)

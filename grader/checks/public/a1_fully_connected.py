@@ -14,12 +14,14 @@ import inspect
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch.nn.functional import cross_entropy
 
 from grader.checks import compare
+from grader.checks.compare import CheckFailure
 from grader.checks.context import Context
 from grader.checks.registry import check
 from grader.runner.protocol import Handle
@@ -164,34 +166,43 @@ def _net_oracle(params: dict[str, Tensor], X: Tensor, y: Tensor | None, reg: flo
 
 #: name -> (hint for wrong values, hint for a wrong shape)
 HINTS: dict[str, tuple[str, str]] = {
-    "out": ("Linear: out = x.reshape(N, -1) @ w + b.", "out is (N, M): flatten x to (N, D) first."),
+    "out": (
+        "each example is flattened (row-major) to a vector of D entries; the affine map with w and b "
+        "then gives one row of out.",
+        "out is (N, M): flatten each example to D entries first.",
+    ),
     "dx": (
-        "dx = dout @ w.T, reshaped back to x's shape.",
-        "did you reshape dx back to x's shape (N, d1, ..., dk)?",
+        "dx is dout sent back through the weights (the transpose of the forward map), in x's shape.",
+        "dx has x's shape (N, d1, ..., dk): undo the flattening.",
     ),
     "dw": (
-        "dw = x.reshape(N, -1).T @ dout.",
-        "dw has w's shape (D, M): x_flat.T @ dout, not dout.T @ x_flat.",
+        "dw relates every input feature (of the flattened x) to every output gradient, summed over "
+        "the batch.",
+        "dw has w's shape (D, M); check the order of the two factors.",
     ),
-    "db": ("db = dout.sum(dim=0): sum over the batch.", "db has b's shape (M,): sum dout over dim 0."),
-    "relu": ("ReLU: out = max(x, 0) elementwise.", "ReLU keeps the shape of x."),
+    "db": ("b is added to every example, so db sums dout over the batch.", "db has b's shape (M,)."),
+    "relu": ("ReLU keeps the positive entries and replaces the others by 0.", "ReLU keeps the shape of x."),
     "relu_dx": (
         "the gradient passes only where x > 0; it is 0 where x <= 0, including x == 0 exactly.",
         "dx has the shape of x.",
     ),
-    "linear_relu": ("out = ReLU(x.reshape(N, -1) @ w + b).", "out is (N, M)."),
+    "linear_relu": ("the sandwich is the Linear layer followed by the ReLU.", "out is (N, M)."),
     "softmax_loss": (
-        "loss = -mean_i log softmax(x[i])[y[i]]; subtract each row's max and use log-sum-exp.",
+        "the loss is the batch average of -log(probability of the correct class); subtract each row's "
+        "max and use log-sum-exp for stability.",
         "loss is a 0-dim tensor: no .item(), no keepdim.",
     ),
-    "softmax_dx": ("dx = (softmax(x) - one_hot(y)) / N.", "dx has the shape of x (N, C)."),
+    "softmax_dx": (
+        "the gradient is the predicted probabilities, minus 1 at the correct class, averaged over the batch.",
+        "dx has the shape of x (N, C).",
+    ),
     "svm_loss": (
-        "loss = mean_i sum_{j != y[i]} max(0, x[i, j] - x[i, y[i]] + 1).",
+        "the loss is the batch average of the sum over wrong classes j of max(0, x[i, j] - x[i, y[i]] + 1).",
         "loss is a 0-dim tensor: no .item(), no keepdim.",
     ),
     "svm_dx": (
-        "dx[i, j] = 1/N for every j != y[i] with a margin > 0 (exactly 0 counts as 0); "
-        "dx[i, y[i]] = -(number of such j)/N.",
+        "every wrong class with a positive margin (exactly 0 counts as 0) gets +1/N; the correct class "
+        "gets -1/N for each of them.",
         "dx has the shape of x (N, C).",
     ),
 }
@@ -244,22 +255,22 @@ def _unpack(result: Any, count: int, what: str, case: str, hint: str) -> tuple[A
 # Talking to the child: kept tensors (in-place detection), models holding given parameters
 # --------------------------------------------------------------------------------------------
 
-#: How messages name the tensors inside a layer's cache.
-CACHE_LABELS = {"cache[0]": "x (cache[0])", "cache[1]": "w (cache[1])", "cache[2]": "b (cache[2])"}
-
 
 def _call_keeping_inputs(ctx: Context, target: str, named: Sequence[tuple[str, Any]], case: str) -> Any:
-    """Call ``target`` with child-side copies of the tensor arguments (also inside tuples), then
-    fail unless every one still holds the value that was sent."""
+    """Call ``target`` with child-side copies of the tensor arguments (also inside tuples, lists
+    and dicts, e.g. a cache), then fail unless every one still holds the value that was sent,
+    naming the first one that changed."""
     shared: list[tuple[str, Handle, Tensor]] = []
 
     def prepare(name: str, value: Any) -> Any:
         if isinstance(value, Tensor):
             handle = ctx.student.keep(value)
-            shared.append((CACHE_LABELS.get(name, name), handle, value))
+            shared.append((name, handle, value))
             return handle
-        if isinstance(value, tuple):
-            return tuple(prepare(f"{name}[{i}]", item) for i, item in enumerate(value))
+        if type(value) in (tuple, list):
+            return type(value)(prepare(f"{name}[{i}]", item) for i, item in enumerate(value))
+        if type(value) is dict:
+            return {key: prepare(f"{name}[{key!r}]", item) for key, item in value.items()}
         return value
 
     args = [prepare(name, value) for name, value in named]
@@ -392,9 +403,11 @@ def _check_model_loss(
     y: Tensor | None,
     reg: float,
     expected: Any,
+    sent: Any = None,
 ) -> None:
     """Run the student's ``cls.loss`` on a model holding ``params``; compare the scores (y None) or
-    (loss, grads) with ``expected``, naming the usual cause of a difference."""
+    (loss, grads) with ``expected``, naming the usual cause of a difference. ``sent``: what the
+    child receives as X when not X itself (a child-side view of it)."""
     case = (
         _case(X=X, reg=reg)
         if cls == "TwoLayerNet"
@@ -403,7 +416,7 @@ def _check_model_loss(
     model = _student_model(ctx, cls, dims, params, reg)
     dtype = X.dtype
     if y is None:
-        scores = ctx.student.call_method(model, "loss", X)
+        scores = ctx.student.call_method(model, "loss", X if sent is None else sent)
         _compare(
             scores,
             expected,
@@ -414,7 +427,7 @@ def _check_model_loss(
             "softmax), not (loss, grads).",
         )
         return
-    result = ctx.student.call_method(model, "loss", X, y)
+    result = ctx.student.call_method(model, "loss", X if sent is None else sent, y)
     loss, grads = _unpack(result, 2, "loss(X, y)", case, "with labels return the tuple (loss, grads).")
     loss_variants, grad_variants = _model_loss_hints(params, expected, reg)
     default = "loss = softmax_loss(scores, y)[0] + 0.5 * reg * (sum of squared entries of every W)."
@@ -478,7 +491,7 @@ def _check_param_layout(params: Any, dims: Sequence[int], dtype: torch.dtype, ca
             f"params['b{i}'] ({case})",
             dtype=dtype,
             **EXACT,
-            hint="biases start at exactly zero: torch.zeros(dim, dtype=dtype, device=device).",
+            hint="biases start at exactly zero, with the model's dtype and device.",
         )
 
 
@@ -492,7 +505,7 @@ def _check_normal(weight: Tensor, scale: float, name: str) -> None:
     w = weight.double().flatten()
     n = w.numel()
     mean, std = float(w.mean()), float(w.std())
-    hint = "weights = torch.randn(shape, dtype=dtype, device=device) * weight_scale."
+    hint = "weights ~ N(0, weight_scale ** 2): standard normal numbers times weight_scale, in dtype and on device."
     compare.that(
         math.isfinite(std) and abs(mean) <= 6 * scale / math.sqrt(n),
         name,
@@ -871,6 +884,48 @@ def _random_affine_cases(g: torch.Generator, min_outputs: int):
         yield x, w, b, _randn((x.shape[0], w.shape[1]), g)
 
 
+# Backward checks grade the pair: the cache comes from the student's own forward on the same
+# inputs (its layout is private to the student), or has the documented layout when that forward's
+# output is wrong, so that a forward bug costs the forward's points only.
+
+
+@dataclass(frozen=True)
+class _Cache:
+    value: Any
+    #: '' for the student's own cache, else why the documented layout is used
+    note: str
+
+
+def _own_cache(ctx: Context, forward: str, args: Sequence[Tensor], want: Tensor, documented: Any) -> _Cache:
+    """The cache of the student's ``layers.<forward>(*args)`` when its out matches ``want``."""
+    try:
+        result = ctx.student.call(f"layers.{forward}", *args)
+        compare.structure(result, tuple, 2, forward)
+        compare.tensor(result[0], want, forward, dtype=want.dtype, **_tol(want.dtype))
+        return _Cache(result[1], "")
+    except (CheckFailure, StudentError):
+        return _Cache(
+            documented, f"your {forward} does not pass its checks, so the documented cache was used"
+        )
+
+
+def _call_backward(
+    ctx: Context, backward: str, dout: Tensor, cache: _Cache, case: str, keep_inputs: bool = False
+) -> Any:
+    """``layers.<backward>(dout, cache)``; with ``keep_inputs`` no input may change."""
+    named = [("dout", dout), ("cache", cache.value)]
+    try:
+        return _invoke(ctx, f"layers.{backward}", named, case, keep_inputs)
+    except StudentError as error:
+        if not cache.note or error.type_name == "NotImplementedError":
+            raise
+        raise CheckFailure(f"{backward} ({case}): with that cache your code raised {error}.") from None
+
+
+def _pair_case(case: str, cache: _Cache) -> str:
+    return f"{case}; {cache.note}" if cache.note else case
+
+
 @check(task="Linear.forward", points=1)
 def linear_forward_small(ctx: Context) -> None:
     """Hand-checkable case: x (2, 3), w (3, 2), b (2,)."""
@@ -879,7 +934,7 @@ def linear_forward_small(ctx: Context) -> None:
     b = torch.tensor([0.5, -1.0], dtype=torch.float64)
     out, _ = ctx.student.call("layers.Linear.forward", x, w, b)
     expected = ctx.expected("out", lambda ref: ref.layers.Linear.forward(x, w, b)[0])
-    compare.tensor(out, expected, "out", dtype=torch.float64, **F64, hint="out = x @ w + b.")
+    compare.tensor(out, expected, "out", dtype=torch.float64, **F64, hint=HINTS["out"][0])
 
 
 @check(task="Linear.forward", points=1)
@@ -890,7 +945,7 @@ def linear_forward_images(ctx: Context) -> None:
     expected = ctx.expected("out", lambda ref: ref.layers.Linear.forward(x, w, b)[0])
     compare.tensor(
         out, expected, "out", dtype=torch.float64, **F64,
-        hint="flatten each example row-major: x.reshape(N, -1).",
+        hint="flatten each example row-major (any k-dimensional example becomes D = d1 * ... * dk entries).",
         shape_hint="out must be (N, M): flatten x to (N, D) first.",
     )  # fmt: skip
 
@@ -909,9 +964,10 @@ def linear_forward_random(ctx: Context) -> None:
 def _linear_backward(
     ctx: Context, x: Tensor, w: Tensor, b: Tensor, dout: Tensor, expected, keep_inputs: bool = False
 ) -> None:
-    case = _case(x=x, w=w)
-    named = [("dout", dout), ("cache", (x, w, b))]
-    result = _invoke(ctx, "layers.Linear.backward", named, case, keep_inputs)
+    """Linear.forward(x, w, b), then Linear.backward(dout, its cache); compared with ``expected``."""
+    cache = _own_cache(ctx, "Linear.forward", (x, w, b), _linear(x, w, b), (x, w, b))
+    case = _pair_case(_case(x=x, w=w), cache)
+    result = _call_backward(ctx, "Linear.backward", dout, cache, case, keep_inputs)
     grads = _unpack(result, 3, "Linear.backward", case, "return the tuple (dx, dw, db).")
     for name, actual, want in zip(("dx", "dw", "db"), grads, expected, strict=True):
         _compare(actual, want, name, case, dtype=x.dtype)
@@ -954,22 +1010,13 @@ def linear_backward_autograd(ctx: Context) -> None:
 def _relu_forward(ctx: Context, x: Tensor, expected: Tensor, keep_inputs: bool = False) -> None:
     case = _case(x=x)
     result = _invoke(ctx, "layers.ReLU.forward", [("x", x)], case, keep_inputs)
-    out, cache = _unpack(result, 2, "ReLU.forward", case, "return the tuple (out, cache).")
+    out, _ = _unpack(result, 2, "ReLU.forward", case, "return the tuple (out, cache).")
     _compare(out, expected, "out", case, dtype=x.dtype, kind="relu")
-    _compare(
-        cache,
-        x,
-        "cache",
-        case,
-        dtype=x.dtype,
-        tol=EXACT,
-        hint="the cache is x itself, unchanged: do not modify x in place (clamp_, x[x < 0] = 0).",
-    )
 
 
 @check(task="ReLU.forward", points=1)
 def relu_forward_small(ctx: Context) -> None:
-    """Hand-checkable case with negatives, 0 and -0: out = max(x, 0) and cache = x unchanged."""
+    """Hand-checkable case with negatives, 0 and -0: out = max(x, 0)."""
     x = torch.tensor([[-1.5, 0.0, 2.0], [3.0, -0.0, -2.0]], dtype=torch.float64)
     _relu_forward(ctx, x, ctx.expected("out", lambda ref: ref.layers.ReLU.forward(x)[0]))
 
@@ -986,8 +1033,10 @@ def relu_forward_random(ctx: Context) -> None:
 def _relu_backward(
     ctx: Context, x: Tensor, dout: Tensor, expected: Tensor, keep_inputs: bool = False
 ) -> None:
-    case = _case(x=x)
-    dx = _invoke(ctx, "layers.ReLU.backward", [("dout", dout), ("cache", x)], case, keep_inputs)
+    """ReLU.forward(x), then ReLU.backward(dout, its cache); compared with ``expected``."""
+    cache = _own_cache(ctx, "ReLU.forward", (x,), torch.relu(x), x)
+    case = _pair_case(_case(x=x), cache)
+    dx = _call_backward(ctx, "ReLU.backward", dout, cache, case, keep_inputs)
     _compare(dx, expected, "dx", case, dtype=x.dtype, kind="relu_dx")
 
 
@@ -1001,10 +1050,11 @@ def relu_backward_ties(ctx: Context) -> None:
 
 @check(task="ReLU.backward", points=1, randomized=True)
 def relu_backward_autograd(ctx: Context) -> None:
-    """Random inputs (some entries exactly 0) of 2 and 3 dimensions; compared with torch.autograd."""
+    """Random inputs of 2 and 3 dimensions; compared with torch.autograd. (No entry is exactly 0:
+    the tie at 0 is relu_backward_ties' rule alone.)"""
     g = ctx.generator()
     for dims in (2, 3):
-        x = _with_zeros(_randn([_draw(g, 2, 4) for _ in range(dims)], g), g)
+        x = _randn([_draw(g, 2, 4) for _ in range(dims)], g)
         dout = _randn(x.shape, g)
         _, (expected,) = _autograd(torch.relu, [x], dout)
         _relu_backward(ctx, x, dout, expected)
@@ -1046,10 +1096,12 @@ def linear_relu_forward_random(ctx: Context) -> None:
 
 
 def _linear_relu_backward(ctx: Context, x: Tensor, w: Tensor, b: Tensor, dout: Tensor, expected) -> None:
-    """The cache is built here as the contract has it: ((x, w, b), pre-activation)."""
-    case = _case(x=x, w=w)
-    cache = ((x, w, b), _linear(x, w, b))
-    result = ctx.student.call("layers.Linear_ReLU.backward", dout, cache)
+    """Linear_ReLU.forward(x, w, b), then Linear_ReLU.backward(dout, its cache); the documented
+    cache ((x, w, b), pre-activation) when that forward is wrong."""
+    documented = ((x, w, b), _linear(x, w, b))
+    cache = _own_cache(ctx, "Linear_ReLU.forward", (x, w, b), _linear_relu(x, w, b), documented)
+    case = _pair_case(_case(x=x, w=w), cache)
+    result = _call_backward(ctx, "Linear_ReLU.backward", dout, cache, case)
     grads = _unpack(result, 3, "Linear_ReLU.backward", case, "return the tuple (dx, dw, db).")
     hint = "backpropagate through the ReLU first (ReLU.backward with the relu cache), then Linear.backward."
     for name, actual, want in zip(("dx", "dw", "db"), grads, expected, strict=True):

@@ -269,11 +269,13 @@ def compare_step(
     tolerance: dict[str, float] = F64,
     hint: str | None = None,
     prefix: str = "",
+    state_hint: str | None = None,
 ) -> None:
     """The step counter, every state entry of ``config``, then next_w, against one expected step.
 
     The state comes first: a wrong state explains a wrong next_w, and its hint is the precise one.
-    ``hint`` replaces the rule's hint for next_w; ``prefix`` is put before every hint.
+    ``hint`` replaces the rule's hint for next_w; ``prefix`` is put before every hint;
+    ``state_hint`` (a confirmed cause) replaces the hints of the state entries.
     """
     want_w, want_state = expected
     if rule.counter:
@@ -285,7 +287,7 @@ def compare_step(
             f"expected the int {want_state['t']}, got {got}.",
             prefix + COUNTER_HINT,
         )
-    for key, state_hint in rule.state.items():
+    for key, rule_hint in rule.state.items():
         compare.that(
             key in config, f"config ({where})", f"the returned config has no '{key}'.", STATE_MISSING_HINT
         )
@@ -294,7 +296,7 @@ def compare_step(
             want_state[key],
             f"config['{key}'] ({where})",
             dtype=dtype,
-            hint=prefix + state_hint,
+            hint=prefix + (state_hint or rule_hint),
             shape_hint="state tensors have w's shape: create them with torch.zeros_like(w).",
             **tolerance,
         )
@@ -320,11 +322,34 @@ def run_trajectory(
     tolerance: dict[str, float] = F64,
 ) -> None:
     """Feed the student's returned config back in for every step; compare every step."""
+    hyper = {**rule.defaults, **{k: v for k, v in (config or {}).items() if k in rule.defaults}}
     for step, dw in enumerate(grads):
         where = f"step {step + 1} of {len(grads)}; {case}"
+        fresh = not any(key in (config or {}) for key in rule.state)
         next_w, config = student_step(ctx, rule, w, dw, config, where)
-        compare_step(rule, next_w, config, expected[step], where, w.dtype, tolerance)
+        cause = state_built_from_w(rule, w, hyper, config) if fresh else None
+        compare_step(rule, next_w, config, expected[step], where, w.dtype, tolerance, state_hint=cause)
         w = next_w
+
+
+def state_built_from_w(
+    rule: Rule, w: torch.Tensor, hyper: dict[str, float], config: dict[str, Any]
+) -> str | None:
+    """A confirmed cause for a wrong first-step state: it is what the rule gives when w is fed in
+    as the gradient (e.g. dw overwritten by w). None when the state does not show that."""
+    _, wrong = torch_trajectory(rule, w.double(), [w.double()], hyper)[0]
+    for key in rule.state:
+        value = config.get(key)
+        if (
+            type(value) is torch.Tensor
+            and value.shape == w.shape
+            and bool(torch.allclose(value.double(), wrong[key].double(), rtol=1e-6, atol=1e-9))
+        ):
+            return (
+                f"config['{key}'] equals what the rule gives when w is fed in as the gradient: the state "
+                "is built from the gradient dw, not from w."
+            )
+    return None
 
 
 # -- child-side tensors: the only way to see an in-place modification ---------------------------

@@ -1,15 +1,17 @@
 """Public checks of assignment 3 (dropout). Students see these.
 
-``Dropout.forward`` is checked exactly against the reference where a seed makes the mask
-reproducible (the class docstring gives the exact recipe), and by properties of the student's own
-output otherwise. ``Dropout.backward`` gets caches built by the documented recipe, never the
-student's forward. ``FullyConnectedNet.loss`` runs with the reference layers, so with a seed its
-dropout masks are the reference's and the loss and gradients can be compared exactly.
+``Dropout`` is graded by its contract, not by one way of writing it: every train-mode output must
+be an inverted dropout of x (each unit exactly 0 or x / (1 - p), about a fraction p of them 0),
+test mode is the identity, and ``Dropout.backward`` gets the cache of the student's OWN forward
+(the pair is graded; its layout is private). Only ``dropout_forward_seeded`` asks for the exact
+seeded recipe of the docstring. ``FullyConnectedNet.loss`` runs with the reference layers, so with
+a seed its dropout masks are the reference's and the loss and gradients can be compared exactly.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -17,20 +19,25 @@ import torch
 from grader.checks import compare
 from grader.checks.common import compare_unchanged, seed_of, student_net
 from grader.checks.context import Context
+from grader.checks.public.a1_fully_connected import _diagnose, _model_loss_hints
 from grader.checks.registry import check
+from grader.runner.session import StudentError
 
 # float64: out = x * keep / (1 - p) computed in another order differs by an ulp or two.
 F64 = dict(atol=1e-10, rtol=1e-8)
 # float32 (looser, on purpose): same few operations in single precision (eps 6e-8 per rounding).
 F32 = dict(atol=1e-6, rtol=1e-5)
 EXACT = dict(atol=0.0, rtol=0.0)
+#: Relative error allowed between a kept unit and x / (1 - p): a few roundings of x's dtype.
+SCALE_RTOL = {torch.float64: 1e-12, torch.float32: 1e-6}
 
-RECIPE_HINT = (
-    "follow the recipe of the Dropout docstring exactly: g = torch.Generator(device=x.device)"
-    ".manual_seed(seed); keep = torch.rand(x.shape, generator=g, device=x.device, dtype=x.dtype) >= p; "
-    "mask = keep.to(x.dtype) / (1 - p); out = x * mask."
+RULE_P = "p is the probability of DROPPING a unit (as in torch.nn.Dropout); each unit is kept with probability 1 - p."
+RULE_SCALE = "inverted dropout scales every kept unit by 1 / (1 - p), so that the expected output equals x."
+RULE_RECIPE = (
+    "with a seed the mask must follow the recipe of the Dropout docstring: a fresh torch.Generator seeded "
+    "with dropout_param['seed'], ONE torch.rand draw of x's shape and dtype from it, and a unit is kept "
+    "where its draw is >= p."
 )
-MASK_HINT = "the cache is (mode, mask) with the SCALED mask keep / (1 - p) that produced out."
 
 
 # -- inputs --------------------------------------------------------------------------------------
@@ -57,59 +64,118 @@ def case_name(shape: tuple[int, ...], param: dict[str, Any], dtype: torch.dtype 
     return f"{kind}x of shape {tuple(shape)}, {settings}"
 
 
+# -- what a correct output looks like -------------------------------------------------------------
+def _scale_cause(out: torch.Tensor, x: torch.Tensor, kept: torch.Tensor, p: float) -> str:
+    """The hint for kept units that are not x / (1 - p): a cause only when the values confirm it."""
+    ratio = (
+        (out[kept].double() / x[kept].double()) if bool(kept.any()) else torch.ones(1, dtype=torch.float64)
+    )
+    if bool(torch.all(ratio == 1)):
+        return RULE_SCALE + " Your kept units equal x: they are not scaled."
+    single = float(torch.tensor(1 / (1 - p), dtype=torch.float32))
+    if (
+        x.dtype == torch.float64
+        and single != 1 / (1 - p)
+        and bool(torch.all((ratio - single).abs() <= 1e-14 * single))
+    ):
+        return (
+            "your kept units are scaled by 1 / (1 - p) rounded to float32: the mask was built in float32; "
+            "build it in x's dtype."
+        )
+    if p > 0 and bool(torch.allclose(ratio, torch.full_like(ratio, 1 / p))):
+        return RULE_P + " Your kept units are scaled by 1 / p."
+    return RULE_SCALE
+
+
+def train_output(out: Any, x: torch.Tensor, p: float, case: str) -> torch.Tensor:
+    """Fail unless ``out`` is an inverted dropout of ``x`` (no zeros in x) with drop probability
+    ``p``; returns the kept units (a bool tensor).
+
+    Each unit must be exactly 0 or x / (1 - p) (up to a few roundings of x's dtype), and the
+    fraction of zeros must be within 6 binomial standard deviations sqrt(p (1 - p) / n) of p:
+    a correct dropout fails with probability ~1e-9; on the forward checks' inputs (>= 42 units)
+    p read as the keep probability, no dropping at all, or an identity are far outside.
+    """
+    compare.that(
+        type(out) is torch.Tensor and out.shape == x.shape and out.dtype == x.dtype,
+        f"out ({case})",
+        f"expected a tensor of x's shape {tuple(x.shape)} and dtype {x.dtype}, got {compare.describe(out)}.",
+        "out has the shape and dtype of x.",
+    )
+    kept = out != 0
+    n = x.numel()
+    fraction = 1 - float(kept.double().mean())
+    bound = 6 * math.sqrt(p * (1 - p) / n)
+    compare.that(
+        abs(fraction - p) <= bound,
+        f"fraction of zeroed units ({case})",
+        f"{fraction:.4f} of the {n} units are 0; expected p = {p:g} +- {bound:.4f} (6 standard deviations).",
+        RULE_P,
+    )
+    want = (x[kept].double() / (1 - p)).to(x.dtype)
+    compare.tensor(
+        out[kept], want, f"kept units ({case})", atol=0, rtol=SCALE_RTOL[x.dtype],
+        hint=_scale_cause(out, x, kept, p),
+    )  # fmt: skip
+    return kept
+
+
+def identity_output(out: Any, x: torch.Tensor, case: str) -> None:
+    """Fail unless ``out`` equals ``x`` exactly (test mode is the identity)."""
+    compare.tensor(
+        out, x, f"out ({case})", dtype=x.dtype, **EXACT,
+        hint="in test mode dropout does nothing (inverted dropout already scaled in training): out equals x.",
+    )  # fmt: skip
+
+
 # -- calling the student --------------------------------------------------------------------------
 def dropout_forward(ctx: Context, x: Any, param: dict[str, Any], case: str) -> tuple[Any, Any]:
-    """The student's ``Dropout.forward``; checks it returns (out, (mode, mask))."""
+    """The student's ``Dropout.forward``; checks it returns a pair (out, cache). The cache is the
+    student's own business: only ``Dropout.backward`` reads it."""
     result = ctx.student.call("layers.Dropout.forward", x, param)
     compare.structure(
         result, tuple, 2, f"value returned by Dropout.forward ({case})", hint="return out, cache."
     )
-    out, cache = result
-    compare.structure(cache, tuple, 2, f"cache ({case})", hint="the cache is the tuple (mode, mask).")
-    compare.that(
-        cache[0] == param["mode"],
-        f"cache[0] ({case})",
-        f"should be the mode {param['mode']!r}.",
-        "the cache is the tuple (mode, mask).",
-    )
-    return out, cache
+    return result
 
 
-def expected_forward(ctx: Context, x: torch.Tensor, param: dict[str, Any]) -> list[torch.Tensor]:
-    """The reference ``[out, mask]`` of a seeded train-mode forward (stored; the mode is not)."""
-
-    def compute(ref: Any) -> list[torch.Tensor]:
-        out, (_, mask) = ref.layers.Dropout.forward(x, dict(param))
-        return [out, mask]
-
-    return ctx.expected("forward", compute)
+def expected_forward(ctx: Context, x: torch.Tensor, param: dict[str, Any]) -> torch.Tensor:
+    """The reference ``out`` of a seeded train-mode forward (stored)."""
+    return ctx.expected("out", lambda ref: ref.layers.Dropout.forward(x, dict(param))[0])
 
 
-def compare_train_forward(
-    out: Any, cache: Any, expected: Any, x: torch.Tensor, case: str, tolerance: dict[str, float] = F64
-) -> None:
-    """out and the cached mask against the reference ``[out, mask]``."""
-    want_out, want_mask = expected
-    compare.tensor(
-        out, want_out, f"out ({case})", dtype=x.dtype, hint=RECIPE_HINT,
-        shape_hint="out has x's shape.", **tolerance,
-    )  # fmt: skip
-    compare.tensor(
-        cache[1], want_mask, f"cache mask ({case})", dtype=x.dtype, hint=MASK_HINT,
-        shape_hint="the mask has x's shape.", **tolerance,
-    )  # fmt: skip
+def train_forward(ctx: Context, x: torch.Tensor, param: dict[str, Any], case: str) -> torch.Tensor:
+    """Run the student's train-mode forward and check its output; returns the kept units."""
+    out, _ = dropout_forward(ctx, x, param, case)
+    return train_output(out, x, param["p"], case)
 
 
 # -- Dropout.forward -------------------------------------------------------------------------------
+def _recipe_cause(out: torch.Tensor, x: torch.Tensor, p: float, seed: int) -> str:
+    """RULE_RECIPE, plus what the output reproduces when a detector confirms it."""
+    g = torch.Generator().manual_seed(seed)
+    keep_low = torch.rand(x.shape, generator=g, dtype=x.dtype) < 1 - p
+    if torch.equal(out != 0, keep_low):
+        return (
+            RULE_RECIPE
+            + " Your mask keeps a unit where its draw is < 1 - p (the same distribution, another mask)."
+        )
+    return RULE_RECIPE
+
+
 @check(task="Dropout.forward", points=1)
 def dropout_forward_seeded(ctx: Context) -> None:
-    """With a seed the mask is the documented recipe: out and cache equal the reference exactly."""
+    """The one recipe check: with a seed the mask is the documented recipe, so out equals the
+    reference (any other correct dropout loses only this point)."""
     x = nonzero_input((4, 3, 5), seed_of("dropout_forward_seeded"))
     param = {"p": 0.3, "mode": "train", "seed": 7}
     case = case_name(x.shape, param)
-    out, cache = dropout_forward(ctx, x, param, case)
-    expected = expected_forward(ctx, x, param)
-    compare_train_forward(out, cache, expected, x, case)
+    out, _ = dropout_forward(ctx, x, param, case)
+    train_output(out, x, param["p"], case)
+    compare.tensor(
+        out, expected_forward(ctx, x, param), f"out ({case})", dtype=x.dtype, **F64,
+        hint=_recipe_cause(out, x, param["p"], param["seed"]),
+    )  # fmt: skip
 
 
 @check(task="Dropout.forward", points=1, randomized=True)
@@ -123,149 +189,167 @@ def dropout_forward_statistics(ctx: Context) -> None:
     x = 0.5 + torch.rand(shape, generator=g, dtype=torch.float64)  # positive: zeros are dropped units
     param = {"p": p, "mode": "train"}
     case = case_name(shape, param) + f" (seed {ctx.seed})"
-    out, cache = dropout_forward(ctx, x, param, case)
-    compare.that(
-        type(out) is torch.Tensor and out.shape == x.shape and out.dtype == x.dtype,
-        f"out ({case})",
-        f"expected a tensor of x's shape and dtype, got {compare.describe(out)}.",
-    )
-    n = x.numel()
-    dropped = out == 0
-    fraction = float(dropped.double().mean())
-    # Each unit is dropped independently with probability p, so the zeroed fraction of n units has
-    # standard deviation sqrt(p (1 - p) / n) (<= 0.0023 here); 6 of them make a false failure of a
-    # correct solution a ~1e-9 event, while p <-> 1 - p mix-ups are off by >= 0.2.
-    bound = 6 * math.sqrt(p * (1 - p) / n)
-    compare.that(
-        abs(fraction - p) <= bound,
-        f"fraction of zeroed units ({case})",
-        f"{fraction:.4f} of the {n} units are 0; expected p = {p:g} +- {bound:.4f} (6 standard deviations).",
-        "p is the probability of DROPPING a unit: keep = torch.rand(...) >= p.",
-    )
-    kept = ~dropped
-    compare.tensor(
-        out[kept], x[kept] / (1 - p), f"kept units ({case})", atol=0, rtol=1e-12,
-        hint="inverted dropout scales the kept units by 1 / (1 - p), so the expected output equals x.",
-    )  # fmt: skip
-    compare.tensor(
-        cache[1], kept.double() / (1 - p), f"cache mask ({case})", atol=0, rtol=1e-12, hint=MASK_HINT
-    )
+    out, _ = dropout_forward(ctx, x, param, case)
+    train_output(out, x, p, case)
     # Given x, out_i - x_i = x_i (keep_i / (1 - p) - 1) has mean 0 and variance x_i**2 p / (1 - p);
     # the mean over n units is within 6 standard deviations sqrt(sum x_i**2 p / (1 - p)) / n.
+    n = x.numel()
     sigma = math.sqrt(float((x * x).sum()) * p / (1 - p)) / n
     difference = float(out.mean() - x.mean())
     compare.that(
         abs(difference) <= 6 * sigma,
         f"mean of out ({case})",
         f"differs from the mean of x by {difference:.4g}; allowed +- {6 * sigma:.4g} (6 standard deviations).",
-        "the kept units are scaled by 1 / (1 - p) so that dropout preserves the mean.",
+        RULE_SCALE,
     )
 
 
 @check(task="Dropout.forward", points=1)
 def dropout_forward_test_mode(ctx: Context) -> None:
-    """Test mode is the identity, with or without a seed: out equals x, cache is ('test', None)."""
-    x = nonzero_input((5, 6), seed_of("dropout_forward_test_mode"))
+    """The mode switches dropout: test mode is the identity (with or without a seed) while train
+    mode with the same p drops units."""
+    x = nonzero_input((6, 10), seed_of("dropout_forward_test_mode"))
     for param in ({"p": 0.6, "mode": "test"}, {"p": 0.3, "mode": "test", "seed": 1}):
         case = case_name(x.shape, param)
-        out, cache = dropout_forward(ctx, x, param, case)
-        compare.tensor(
-            out, x, f"out ({case})", dtype=x.dtype, **EXACT,
-            hint="in test mode dropout does nothing (inverted dropout already scaled in training): out = x.clone().",
-        )  # fmt: skip
-        compare.that(
-            cache[1] is None,
-            f"cache[1] ({case})",
-            f"should be None in test mode, got {compare.describe(cache[1])}.",
-            "in test mode the cache is ('test', None).",
-        )
+        out, _ = dropout_forward(ctx, x, param, case)
+        identity_output(out, x, case)
+    train = {"p": 0.6, "mode": "train"}
+    train_forward(ctx, x, train, case_name(x.shape, train))
 
 
 @check(task="Dropout.forward", points=1)
 def dropout_forward_p_zero(ctx: Context) -> None:
-    """p = 0 in train mode keeps every unit unscaled: out equals x exactly, the mask is all ones."""
-    x = nonzero_input((4, 7), seed_of("dropout_forward_p_zero"))
+    """p is the drop probability: p = 0 in train mode keeps every unit unscaled (out equals x
+    exactly), while p = 0.5 on the same x drops about half of them."""
+    x = nonzero_input((6, 7), seed_of("dropout_forward_p_zero"))
     param = {"p": 0.0, "mode": "train", "seed": 3}
     case = case_name(x.shape, param)
-    out, cache = dropout_forward(ctx, x, param, case)
-    hint = "p is the probability of dropping: with p = 0 every unit is kept (rand >= 0) and scaled by 1 / (1 - 0)."
-    compare.tensor(out, x, f"out ({case})", dtype=x.dtype, **EXACT, hint=hint)
-    compare.tensor(cache[1], torch.ones_like(x), f"cache mask ({case})", dtype=x.dtype, **EXACT, hint=hint)
+    out, _ = dropout_forward(ctx, x, param, case)
+    compare.tensor(
+        out, x, f"out ({case})", dtype=x.dtype, **EXACT,
+        hint=RULE_P + " With p = 0 every unit is kept and scaled by 1 / (1 - 0) = 1.",
+    )  # fmt: skip
+    half = {"p": 0.5, "mode": "train", "seed": 3}
+    train_forward(ctx, x, half, case_name(x.shape, half))
 
 
 @check(task="Dropout.forward", points=1)
 def dropout_forward_x_unchanged(ctx: Context) -> None:
-    """x is not modified in place, in train and in test mode."""
-    x = nonzero_input((3, 8), seed_of("dropout_forward_x_unchanged"))
-    train = {"p": 0.5, "mode": "train", "seed": 2}
-    expected = expected_forward(ctx, x, train)
-    for param in (train, {"p": 0.5, "mode": "test"}):
+    """x is not modified in place, in train and in test mode (and the outputs are dropouts of x)."""
+    x = nonzero_input((6, 8), seed_of("dropout_forward_x_unchanged"))
+    for param in ({"p": 0.3, "mode": "train", "seed": 2}, {"p": 0.3, "mode": "test"}):
         case = case_name(x.shape, param)
         handle = ctx.student.keep(x)
-        out, cache = dropout_forward(ctx, handle, param, case)
+        out, _ = dropout_forward(ctx, handle, param, case)
         compare_unchanged(
             ctx, handle, x, f"x after the call ({case})",
-            "x must not be modified in place: compute out = x * mask (not x *= mask).",
+            "x must not be modified in place: compute a new tensor for out.",
         )  # fmt: skip
         if param["mode"] == "train":
-            compare_train_forward(out, cache, expected, x, case)
+            train_output(out, x, param["p"], case)
         else:
-            compare.tensor(
-                out, x, f"out ({case})", dtype=x.dtype, **EXACT, hint="test mode: out = x.clone()."
-            )
+            identity_output(out, x, case)
 
 
 # -- Dropout.backward ------------------------------------------------------------------------------
+BACKWARD_HINT = (
+    "backward multiplies dout by the derivative of forward: the same scaled mask forward applied "
+    "(0 where a unit was dropped, 1 / (1 - p) where it was kept), taken from the cache; draw no new mask."
+)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """What ``Dropout.backward`` is given: the cache of one forward call and d out / d x of it."""
+
+    cache: Any
+    factor: torch.Tensor
+    #: '' when the cache comes from the student's own forward, else why the documented one is used
+    note: str
+
+
+def forward_for_backward(ctx: Context, x: torch.Tensor, param: dict[str, Any], case: str) -> Pair:
+    """The cache of the student's own forward (the pair is graded, its layout is private), or the
+    documented cache ``(mode, scaled mask)`` when that forward's output is wrong (no cascade)."""
+    p = param["p"]
+    try:
+        out, cache = dropout_forward(ctx, x, param, case)
+        if param["mode"] == "test":
+            identity_output(out, x, case)
+            return Pair(cache, torch.ones_like(x), "")
+        kept = train_output(out, x, p, case)
+        return Pair(cache, kept.to(x.dtype) / (1 - p), "")
+    except (compare.CheckFailure, StudentError):
+        note = (
+            "your Dropout.forward does not pass its checks, so Dropout.backward was given the documented "
+            f"cache ({param['mode']!r}, {'None' if param['mode'] == 'test' else 'scaled mask'})"
+        )
+        if param["mode"] == "test":
+            return Pair(("test", None), torch.ones_like(x), note)
+        mask = recipe_mask(tuple(x.shape), p, param.get("seed", 0), x.dtype)
+        return Pair(("train", mask), mask, note)
+
+
+def backward_pair(ctx: Context, dout: Any, pair: Pair) -> Any:
+    """The student's ``Dropout.backward(dout, pair.cache)`` (``dout`` may be a kept handle)."""
+    try:
+        return ctx.student.call("layers.Dropout.backward", dout, pair.cache)
+    except StudentError as error:
+        if not pair.note or error.type_name == "NotImplementedError":
+            raise
+        raise compare.CheckFailure(f"{pair.note}; with it your Dropout.backward raised {error}.") from None
+
+
+def compare_dx(dx: Any, expected: torch.Tensor, pair: Pair, case: str, tolerance: dict[str, float]) -> None:
+    name = f"dx ({case}" + (f"; {pair.note})" if pair.note else ")")
+    compare.tensor(dx, expected, name, dtype=expected.dtype, **tolerance, hint=BACKWARD_HINT)
+
+
+def check_pair(ctx: Context, x: torch.Tensor, param: dict[str, Any], dout: torch.Tensor,
+               tolerance: dict[str, float] = F64) -> None:  # fmt: skip
+    """Forward (the student's, else the documented cache) then the student's backward."""
+    case = case_name(x.shape, param, x.dtype) + "; forward then backward"
+    pair = forward_for_backward(ctx, x, param, case)
+    dx = backward_pair(ctx, dout, pair)
+    compare_dx(dx, dout * pair.factor, pair, case, tolerance)
+
+
 def _dout(shape: tuple[int, ...], seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randn(shape, generator=g, dtype=torch.float64).to(dtype)
 
 
-BACKWARD_HINT = (
-    "dx = dout * mask with the scaled mask from the cache (the mask forward used); draw no new mask."
-)
-
-
 @check(task="Dropout.backward", points=1)
 def dropout_backward_train(ctx: Context) -> None:
-    """Train mode: dx = dout * mask for the cache of a seeded forward (p = 0.4)."""
-    shape = (4, 6)
-    mask = recipe_mask(shape, 0.4, seed=5)
-    dout = _dout(shape, seed_of("dropout_backward_train"))
-    case = "dout of shape (4, 6), cache ('train', mask) of a forward with p=0.4, seed=5"
-    dx = ctx.student.call("layers.Dropout.backward", dout, ("train", mask))
-    expected = ctx.expected("dx", lambda ref: ref.layers.Dropout.backward(dout, ("train", mask)))
-    compare.tensor(dx, expected, f"dx ({case})", dtype=torch.float64, **F64, hint=BACKWARD_HINT)
+    """Train mode (p = 0.4, seed 5): dx is dout times the mask of the forward that made the cache."""
+    x = nonzero_input((6, 8), seed_of("dropout_backward_train/x"))
+    check_pair(
+        ctx, x, {"p": 0.4, "mode": "train", "seed": 5}, _dout(x.shape, seed_of("dropout_backward_train"))
+    )
 
 
 @check(task="Dropout.backward", points=1)
 def dropout_backward_test_mode(ctx: Context) -> None:
-    """Test mode: dx equals dout (the cache is ('test', None))."""
-    dout = _dout((3, 5), seed_of("dropout_backward_test_mode"))
-    case = "dout of shape (3, 5), cache ('test', None)"
-    dx = ctx.student.call("layers.Dropout.backward", dout, ("test", None))
-    compare.tensor(
-        dx, dout, f"dx ({case})", dtype=torch.float64, **EXACT,
-        hint="in test mode dropout is the identity, so dx = dout.clone(); the mask is None there.",
-    )  # fmt: skip
+    """The mode of the cache decides: after a test-mode forward dx equals dout, after a
+    train-mode forward it is masked."""
+    x = nonzero_input((5, 6), seed_of("dropout_backward_test_mode/x"))
+    dout = _dout(x.shape, seed_of("dropout_backward_test_mode"))
+    check_pair(ctx, x, {"p": 0.5, "mode": "test"}, dout, EXACT)
+    check_pair(ctx, x, {"p": 0.5, "mode": "train", "seed": 4}, dout)
 
 
 @check(task="Dropout.backward", points=1, randomized=True)
 def dropout_backward_random_masks(ctx: Context) -> None:
-    """dx is 0 exactly where forward dropped a unit and dout / (1 - p) elsewhere (random masks)."""
+    """Random shapes and p, masks from the global RNG: dx is 0 exactly where forward dropped a
+    unit and dout / (1 - p) elsewhere."""
     g = ctx.generator()
     shape = tuple(
         int(n) for n in torch.randint(1, 9, (int(torch.randint(1, 4, (), generator=g)),), generator=g)
     )
     p = round(0.05 + 0.9 * float(torch.rand((), generator=g, dtype=torch.float64)), 4)
-    keep = torch.rand(shape, generator=g, dtype=torch.float64) >= p
-    mask = keep.double() / (1 - p)
+    x = nonzero_input(shape, int(torch.randint(0, 2**31, (), generator=g)))
     dout = torch.randn(shape, generator=g, dtype=torch.float64)
-    case = f"dout of shape {shape}, cache ('train', mask) with p={p:g}, {int(keep.sum())} units kept (seed {ctx.seed})"
-    dx = ctx.student.call("layers.Dropout.backward", dout, ("train", mask))
-    # d/dx sum(dout * x * mask) = dout * mask: zero where dropped, dout / (1 - p) where kept
-    expected = torch.where(keep, dout / (1 - p), torch.zeros_like(dout))
-    compare.tensor(dx, expected, f"dx ({case})", dtype=torch.float64, **F64, hint=BACKWARD_HINT)
+    check_pair(ctx, x, {"p": p, "mode": "train"}, dout)
 
 
 # -- FullyConnectedNet.loss with dropout -----------------------------------------------------------
@@ -297,20 +381,26 @@ def reference_net(ref: Any, hidden: list[int], input_dim: int, classes: int, p: 
 
 
 NET_HINT = (
-    "each hidden layer is Linear_ReLU.forward followed by Dropout.forward(out, self.dropout_param) "
-    "(no dropout after the last Linear); backward goes through Dropout.backward with that layer's "
-    "dropout cache before Linear_ReLU.backward."
+    "the architecture is {Linear - ReLU - Dropout} x (L - 1) - Linear - softmax, every Dropout called with "
+    "self.dropout_param, and backward visits the same layers in reverse order (see the class docstring)."
 )
 
 
 def compare_loss_and_grads(
-    result: Any, expected: tuple[torch.Tensor, dict[str, torch.Tensor]], case: str
+    result: Any,
+    expected: tuple[torch.Tensor, dict[str, torch.Tensor]],
+    case: str,
+    params: dict[str, torch.Tensor],
+    reg: float,
 ) -> None:
+    """(loss, grads) against ``expected``; a hint names an L2 mistake only when recomputing the
+    expected value with that mistake reproduces the student's value."""
     compare.structure(result, tuple, 2, f"value returned by loss(X, y) ({case})", hint="return loss, grads.")
     loss, grads = result
     want_loss, want_grads = expected
-    compare.tensor(loss, want_loss, f"loss ({case})", dtype=torch.float64, **F64, hint=NET_HINT,
-                   shape_hint="the loss is a 0-dim tensor.")  # fmt: skip
+    loss_variants, grad_variants = _model_loss_hints(params, expected, reg)
+    compare.tensor(loss, want_loss, f"loss ({case})", dtype=torch.float64, **F64,
+                   hint=_diagnose(loss, loss_variants, NET_HINT), shape_hint="the loss is a 0-dim tensor.")  # fmt: skip
     compare.structure(
         grads, dict, None, f"grads ({case})", hint="grads maps each key of params to its gradient."
     )
@@ -318,8 +408,9 @@ def compare_loss_and_grads(
         grads, set(want_grads), f"grads ({case})", hint="one gradient per parameter, same keys as params."
     )
     for name in sorted(want_grads, key=lambda k: (int(k[1:]), k[0])):
+        hint = _diagnose(grads[name], grad_variants.get(name, []), NET_HINT)
         compare.tensor(grads[name], want_grads[name], f"grads['{name}'] ({case})", dtype=torch.float64, **F64,
-                       hint=NET_HINT)  # fmt: skip
+                       hint=hint)  # fmt: skip
 
 
 def net_case(hidden: list[int], X: torch.Tensor, p: float, seed: int, reg: float) -> str:
@@ -337,7 +428,7 @@ def run_net_train(ctx: Context, hidden: list[int], input_shape: tuple[int, ...],
         lambda ref: reference_net(ref, hidden, input_dim, classes, p, seed, reg, params).loss(X, y),
     )
     compare_loss_and_grads(
-        ctx.student.call_method(model, "loss", X, y), expected, net_case(hidden, X, p, seed, reg)
+        ctx.student.call_method(model, "loss", X, y), expected, net_case(hidden, X, p, seed, reg), params, reg
     )
 
 
@@ -397,4 +488,5 @@ def dropout_net_matches_autograd(ctx: Context) -> None:
     model = student_net(ctx, hidden, D, C + 1, p, seed, reg, params)
     result = ctx.student.call_method(model, "loss", X, y)
     expected = _autograd_loss_and_grads(params, X, y, p, seed, reg)
-    compare_loss_and_grads(result, expected, net_case(hidden, X, p, seed, reg) + f" (check seed {ctx.seed})")
+    case = net_case(hidden, X, p, seed, reg) + f" (check seed {ctx.seed})"
+    compare_loss_and_grads(result, expected, case, params, reg)
