@@ -22,6 +22,7 @@ from typing import Any
 
 import nbformat
 
+from grader import untrusted
 from grader.runner import launch
 
 SHIM = launch.RUNNER_DIR / "notebook_shim" / "grader"
@@ -212,5 +213,6 @@ def _run(command: list[str], timeout: float, cwd: Path) -> str:
         if code != 0:
             errors.seek(0)
             tail = errors.read()[-1500:].decode(errors="replace").strip().splitlines()
-            return f"notebook execution failed (exit {code}): {tail[-1] if tail else 'no message'}"
+            last = untrusted.plain(tail[-1], 300) if tail else "no message"  # the student's stderr
+            return f"notebook execution failed (exit {code}): {last}"
     return ""
