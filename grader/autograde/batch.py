@@ -29,7 +29,13 @@ import nbformat
 from grader import untrusted
 from grader.autograde import gradebook, reports
 from grader.autograde.intake import Submission, intake, record_id_for
-from grader.autograde.notebooks import execute, restore_locked_cells, sanitize_outputs, trusted_metadata
+from grader.autograde.notebooks import (
+    execute,
+    inert_markup,
+    restore_locked_cells,
+    sanitize_outputs,
+    trusted_metadata,
+)
 from grader.checks import registry
 from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
 from grader.checks.runner import CheckResult, CheckRunner, submission_lib
@@ -140,7 +146,7 @@ def _grade_notebooks(
                 problem = f"the notebook could not be executed ({type(error).__name__})"
         else:
             notebook = sanitize_outputs(notebook, notebook)
-        nbformat.write(notebook, target / f"{name}.ipynb")
+        nbformat.write(inert_markup(notebook, released), target / f"{name}.ipynb")
         problems[f"{name}.ipynb"] = problem
     return problems
 
