@@ -185,7 +185,7 @@ def record_id_for(upload: Path) -> str:
     """The id an upload is recorded under: its student id, or for a badly named upload a safe
     one derived from the name (``invalid-<letters, digits, _ . @ -><hash>``), so that its raw
     name never becomes a file name, a CSV row or terminal output."""
-    return student_id_for(upload) or f"invalid-{untrusted.file_name(upload.name)}"
+    return student_id_for(upload) or f"invalid-{untrusted.file_name(upload.name.removesuffix('.zip'))}"
 
 
 def intake(upload: Path, assignment: str, dest: Path) -> Submission:

@@ -294,7 +294,7 @@ def escapes_notebook(notebook: dict[str, Any], params: Any) -> dict[str, Any]:
 BAD_UPLOAD_NAMES = (
     f"evil{ESCAPES}name.zip",
     "line\nbreak\rname.zip",
-    '=HYPERLINK("http://evil.example","x").zip',
+    '=HYPERLINK("https:evil.example","x").zip',
     "-rf --no-preserve-root.zip",
     ".hidden.zip",
     "space name.zip",
