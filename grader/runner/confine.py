@@ -37,7 +37,8 @@ SECCOMP_DATA_NR, SECCOMP_DATA_ARCH = 0, 4
 
 
 def confine(limits_json: str, uid: str) -> None:
-    """Switch to ``uid`` (when non-empty; needs CAP_SETUID) and set soft = hard rlimits.
+    """Switch to ``uid`` (when non-empty; needs CAP_SETUID), take kernel keys away
+    (:func:`isolate_keys`) and set soft = hard rlimits.
 
     Also volunteers this process and its descendants as the kernel OOM killer's first victims:
     rlimits bound each process, not a whole sandbox (up to ``processes`` x ``address_space``), so
@@ -53,7 +54,7 @@ def confine(limits_json: str, uid: str) -> None:
         os.setgroups([])
         os.setgid(int(uid))
         os.setuid(int(uid))
-    isolate_keys()
+    isolate_keys(required=bool(uid))
     for name, value in (
         ("RLIMIT_CPU", limits["cpu_seconds"]),
         ("RLIMIT_AS", limits["address_space_bytes"]),
@@ -66,10 +67,12 @@ def confine(limits_json: str, uid: str) -> None:
         resource.setrlimit(getattr(resource, name), (value, value))
 
 
-def isolate_keys() -> None:
+def isolate_keys(required: bool) -> None:
     """Join a new anonymous session keyring (owned by this uid, shared with no one), then make
-    every key system call fail with EPERM. Raises OSError when the filter cannot be installed
-    on a machine that should support it: no student code runs with keyctl open."""
+    every key system call fail with EPERM. ``required`` (the grader's sandbox, where tenants
+    share a kernel): raises OSError when the filter cannot be installed on a machine that should
+    support it, so no student code runs with keyctl open. Otherwise (a student's own checks,
+    maybe on a kernel without seccomp) it is best effort."""
     machine = os.uname().machine
     if machine not in KEY_SYSCALLS:
         return  # no filter for this architecture: the host's audit still counts keys
@@ -79,7 +82,7 @@ def isolate_keys() -> None:
     # A kernel without keyrings (ENOSYS) has nothing to share; any other refusal is tolerated
     # too, because the filter below takes keys away altogether.
     libc.syscall(ctypes.c_long(numbers["keyctl"]), ctypes.c_long(KEYCTL_JOIN_SESSION_KEYRING), None)
-    program = _key_filter(arch, sorted(numbers.values()), native_only=machine == "x86_64")
+    program = _key_filter(arch, sorted(numbers.values()), deny_x32=machine == "x86_64")
     filters = ctypes.create_string_buffer(program)
     fprog = ctypes.create_string_buffer(struct.pack("HxxxxxxP", len(program) // 8, ctypes.addressof(filters)))
     for option, argument, pointer in (
@@ -88,10 +91,12 @@ def isolate_keys() -> None:
     ):
         if libc.prctl(option, ctypes.c_ulong(argument), ctypes.c_void_p(pointer), 0, 0) != 0:
             code = ctypes.get_errno()
+            if not required:
+                return
             raise OSError(code, f"cannot block kernel key system calls: {os.strerror(code)}")
 
 
-def _key_filter(arch: int, numbers: list[int], native_only: bool) -> bytes:
+def _key_filter(arch: int, numbers: list[int], deny_x32: bool) -> bytes:
     """A seccomp BPF program: EPERM for ``numbers`` and for any other ABI than ``arch`` (and, on
     x86_64, for x32 system calls), allow everything else."""
     deny = SECCOMP_RET_ERRNO | errno.EPERM
@@ -100,7 +105,7 @@ def _key_filter(arch: int, numbers: list[int], native_only: bool) -> bytes:
         return struct.pack("HBBI", code, jt, jf, k)
 
     body = [op(BPF_LD_W_ABS, SECCOMP_DATA_NR)]
-    if native_only:
+    if deny_x32:
         body.append(op(BPF_JGE_K, X32_SYSCALL_BIT, jt=len(numbers) + 1))
     for position, number in enumerate(numbers):
         body.append(op(BPF_JEQ_K, number, jt=len(numbers) - position))
