@@ -66,13 +66,14 @@ def csv_cell(text: object, limit: int = MAX_LENGTH) -> str:
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
-def file_name(text: object) -> str:
+def file_name(text: object, limit: int = MAX_FILE_NAME) -> str:
     """A file name derived from ``text``: only ``A-Z a-z 0-9 _ . @ -``, starting with a letter or
-    digit, at most 64 characters. Names that had to change carry a hash of the original, so two
-    different inputs never share a file."""
+    digit, at most ``limit`` (>= 10) characters. Names that had to change carry a hash of the
+    original, so two different inputs never share a file."""
     original = str(text)
     cleaned = _FILE_NAME_UNSAFE.sub("_", original).lstrip("._-@")
-    if cleaned == original and 0 < len(cleaned) <= MAX_FILE_NAME:
+    if cleaned == original and 0 < len(cleaned) <= limit:
         return cleaned
     digest = hashlib.sha256(original.encode("utf-8", "surrogateescape")).hexdigest()[:10]
-    return f"{cleaned[: MAX_FILE_NAME - len(digest) - 1]}-{digest}" if cleaned else digest
+    kept = cleaned[: max(limit - len(digest) - 1, 0)]
+    return f"{kept}-{digest}" if kept else digest

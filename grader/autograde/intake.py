@@ -21,7 +21,8 @@ from grader import paths, untrusted
 MAX_FILE_BYTES = 5 * 1024**2
 MAX_TOTAL_BYTES = 20 * 1024**2
 MAX_MEMBERS = 500
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MAX_ID_LENGTH = 64
+STUDENT_ID = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.@-]{{0,{MAX_ID_LENGTH - 1}}}$")
 MANIFEST = "manifest.json"
 
 
@@ -183,9 +184,11 @@ def student_id_for(upload: Path) -> str | None:
 
 def record_id_for(upload: Path) -> str:
     """The id an upload is recorded under: its student id, or for a badly named upload a safe
-    one derived from the name (``invalid-<letters, digits, _ . @ -><hash>``), so that its raw
-    name never becomes a file name, a CSV row or terminal output."""
-    return student_id_for(upload) or f"invalid-{untrusted.file_name(upload.name.removesuffix('.zip'))}"
+    one derived from the name (``invalid-<letters, digits, _ . @ ->-<hash>``, as long as an id
+    may be), so that its raw name never becomes a file name, a CSV row or terminal output."""
+    prefix = "invalid-"
+    name = upload.name.removesuffix(".zip")
+    return student_id_for(upload) or prefix + untrusted.file_name(name, MAX_ID_LENGTH - len(prefix))
 
 
 def intake(upload: Path, assignment: str, dest: Path) -> Submission:
