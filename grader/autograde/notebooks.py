@@ -107,13 +107,9 @@ def _clean_output(output: Any) -> Any | None:
         kept: dict[str, str] = {}
         if isinstance(data.get("text/plain"), str):
             kept["text/plain"] = data["text/plain"][:MAX_TEXT]
-        png = data.get("image/png")
-        if isinstance(png, str):
-            try:
-                if base64.b64decode(png[:16] + "=" * (-len(png[:16]) % 4))[:8] == PNG_MAGIC:
-                    kept["image/png"] = png
-            except ValueError:
-                pass
+        png = _clean_png(data.get("image/png"))
+        if png is not None:
+            kept["image/png"] = png
         if not kept:
             return None
         if kind == "execute_result":
@@ -122,6 +118,18 @@ def _clean_output(output: Any) -> Any | None:
             )
         return nbformat.v4.new_output("display_data", data=kept)
     return None
+
+
+def _clean_png(data: object) -> str | None:
+    """A PNG output as canonical base64, or None. Templates paste this string into an ``<img
+    src="data:...">`` attribute unescaped: only the base64 alphabet may get there."""
+    if not isinstance(data, str):
+        return None
+    try:
+        image = base64.b64decode("".join(data.split()), validate=True)
+    except ValueError:
+        return None
+    return base64.b64encode(image).decode("ascii") if image.startswith(PNG_MAGIC) else None
 
 
 def sanitize_outputs(executed: Any, trusted: Any) -> Any:

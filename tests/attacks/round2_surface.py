@@ -225,15 +225,18 @@ XSS_MARKDOWN = "\n\n".join(
         "</div></div><script>alert('XSS-breakout')</script>",
     ]
 )
+#: A PNG output whose base64 text closes the ``<img src="data:...">`` attribute it is pasted in.
+BREAKOUT_PNG = 'iVBORw0KGgoAAAANSUhEUg==" onerror="alert(\'XSS-png\')" x="'
 XSS_MARKERS = tuple(f"XSS-{m}" for m in (
     "script", "onerror", "svg", "toggle", "mdlink", "alink", "reflink", "entity", "iframe", "style",
-    "meta", "mermaid", "form", "object", "embed", "base", "breakout",
+    "meta", "mermaid", "form", "object", "embed", "base", "breakout", "png",
 ))  # fmt: skip
 
 
 def xss_notebook(notebook: dict[str, Any], params: Any) -> dict[str, Any]:
     """Every markdown cell a student may write (the answers, and new cells) full of live markup,
-    plus a raw HTML cell and an HTML/SVG/JS output on a code cell."""
+    plus a raw HTML cell and a code cell with HTML/SVG/JS outputs and a PNG output that breaks
+    out of its attribute (stored, and displayed again when the notebook runs)."""
     answers = [c for c in notebook["cells"] if c["cell_type"] == "markdown" and _is_answer(c)]
     for cell in answers:
         cell["source"] = "My answer.\n\n" + XSS_MARKDOWN
@@ -254,7 +257,10 @@ def xss_notebook(notebook: dict[str, Any], params: Any) -> dict[str, Any]:
             "metadata": {},
             "execution_count": 1,
             "id": "xss-output",
-            "source": "1",
+            "source": (
+                "from IPython.display import display\n"
+                f"display({{'image/png': {BREAKOUT_PNG!r}, 'text/plain': 'png'}}, raw=True)"
+            ),
             "outputs": [
                 {
                     "output_type": "display_data",
@@ -263,6 +269,7 @@ def xss_notebook(notebook: dict[str, Any], params: Any) -> dict[str, Any]:
                         "text/html": XSS_MARKDOWN,
                         "image/svg+xml": "<svg onload=\"alert('XSS-svg')\"></svg>",
                         "application/javascript": "alert('XSS-script')",
+                        "image/png": BREAKOUT_PNG,
                         "text/plain": "1",
                     },
                 }
