@@ -11,6 +11,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+#: Attribute values a browser only decodes as an image, whatever text they carry.
+IMAGE_DATA = ("data:image/png;base64,", "data:image/jpeg;base64,")
 #: Tags whose mere presence with a payload marker means the student's markup is live.
 ACTIVE_ELEMENTS = frozenset(
     ["script", "style", "iframe", "object", "embed", "meta", "base", "form", "svg", "details", "link"]
@@ -53,6 +55,8 @@ class _LiveMarkup(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for name, value in attrs:
+            if (value or "").startswith(IMAGE_DATA):
+                continue  # a browser reads this only as image bytes
             for marker in self._marked(value or ""):
                 self.found.append(f"<{tag} {name}=...{marker}...>")
         classes = dict(attrs).get("class") or ""
@@ -69,7 +73,7 @@ class _LiveMarkup(HTMLParser):
 
 def live_markup(html: str, markers: tuple[str, ...]) -> list[str]:
     """Where a payload marker sits in markup a browser acts on: an attribute of any tag (event
-    handlers, URLs, refresh targets), or the content of a script, style, iframe, svg ... element
+    handlers, URLs, refresh targets; not PNG/JPEG data), or the content of a script, style, iframe, svg ... element
     or of a mermaid diagram. Escaped text (what inert markup leaves) is not live."""
     parser = _LiveMarkup(markers)
     parser.feed(html)

@@ -225,8 +225,9 @@ XSS_MARKDOWN = "\n\n".join(
         "</div></div><script>alert('XSS-breakout')</script>",
     ]
 )
-#: A PNG output whose base64 text closes the ``<img src="data:...">`` attribute it is pasted in.
-BREAKOUT_PNG = 'iVBORw0KGgoAAAANSUhEUg==" onerror="alert(\'XSS-png\')" x="'
+#: A PNG output that is not base64 and tries to close the ``<img src="data:...">`` attribute it is
+#: pasted in (the classic template escapes it; the grader keeps canonical base64 only).
+ODD_PNG = 'iVBORw0KGgoAAAANSUhEUg==" onerror="alert(\'XSS-png\')" x="'
 XSS_MARKERS = tuple(f"XSS-{m}" for m in (
     "script", "onerror", "svg", "toggle", "mdlink", "alink", "reflink", "entity", "iframe", "style",
     "meta", "mermaid", "form", "object", "embed", "base", "breakout", "png",
@@ -235,8 +236,8 @@ XSS_MARKERS = tuple(f"XSS-{m}" for m in (
 
 def xss_notebook(notebook: dict[str, Any], params: Any) -> dict[str, Any]:
     """Every markdown cell a student may write (the answers, and new cells) full of live markup,
-    plus a raw HTML cell and a code cell with HTML/SVG/JS outputs and a PNG output that breaks
-    out of its attribute (stored, and displayed again when the notebook runs)."""
+    plus a raw HTML cell and a code cell with HTML/SVG/JS outputs and a PNG output that is not
+    base64 (stored, and displayed again when the notebook runs)."""
     answers = [c for c in notebook["cells"] if c["cell_type"] == "markdown" and _is_answer(c)]
     for cell in answers:
         cell["source"] = "My answer.\n\n" + XSS_MARKDOWN
@@ -259,7 +260,7 @@ def xss_notebook(notebook: dict[str, Any], params: Any) -> dict[str, Any]:
             "id": "xss-output",
             "source": (
                 "from IPython.display import display\n"
-                f"display({{'image/png': {BREAKOUT_PNG!r}, 'text/plain': 'png'}}, raw=True)"
+                f"display({{'image/png': {ODD_PNG!r}, 'text/plain': 'png'}}, raw=True)"
             ),
             "outputs": [
                 {
@@ -269,7 +270,7 @@ def xss_notebook(notebook: dict[str, Any], params: Any) -> dict[str, Any]:
                         "text/html": XSS_MARKDOWN,
                         "image/svg+xml": "<svg onload=\"alert('XSS-svg')\"></svg>",
                         "application/javascript": "alert('XSS-script')",
-                        "image/png": BREAKOUT_PNG,
+                        "image/png": ODD_PNG,
                         "text/plain": "1",
                     },
                 }
