@@ -13,6 +13,7 @@ Two batches share one worker pool: checks only (most attacks), then with noteboo
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import multiprocessing.util
 import os
@@ -36,12 +37,13 @@ from grader.checks import registry
 from grader.checks.reference import ReferenceStore, load_reference
 from grader.checks.runner import CheckRunner, submission_lib
 from grader.release.stubs import find_regions
-from grader.runner import host, launch
+from grader.runner import child, host, launch
 from grader.runner.launch import Limits, SandboxPolicy
 from grader.runner.session import Session
-from tests.attacks import build
+from tests.attacks import build, round2_surface
 from tests.attacks.build import ASSIGNMENT, Attack
 from tests.attacks.catalog import ATTACKS, MIXED_HONEST
+from tests.formgrade_render import formgrade_html, live_markup
 
 pytestmark = [
     pytest.mark.skipif(
@@ -333,8 +335,9 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     tempfile.tempdir = str(work)  # the workers' sandboxes live here: bwrap command lines name it
     start = time.monotonic()
     executor = local_pool(2)
+    printed = io.StringIO()  # what the instructor's terminal shows
     try:
-        with _environment("SECRET_CANARY", canary):
+        with _environment("SECRET_CANARY", canary), contextlib.redirect_stdout(printed):
             # nbgrader writes its course files while preparing; the config exists from then on.
             results = autograde(
                 first,
@@ -376,6 +379,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         "seconds": seconds,
         "seconds_checks_only": checks_only,
         "leftovers": leftover_processes(uids, str(work)),
+        "uids": uids,
+        "printed": printed.getvalue(),
         "worker_peaks": worker_peaks,
         "canaries": [canary, host_secret.read_text(), DECOY_CANARY],
         "listeners": listeners.connections,
@@ -553,14 +558,12 @@ _SCRIPT = re.compile(
 
 
 def test_notebooks_carry_no_script_to_formgrader(graded):
-    """Outputs keep only text, PNG, streams and errors; nbconvert (formgrader, feedback) is told to
-    sanitize the student's own markup by the course's nbgrader_config.py."""
-    from nbconvert.exporters import HTMLExporter
-    from traitlets.config.loader import PyFileConfigLoader
+    """Outputs keep only text, PNG, streams and errors; student markdown is inert in the page
+    formgrader itself renders (its ``formgrade`` template does not clean markdown cells)."""
+    import nbformat
 
     out = graded["out"]
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(out)).load_config()
-    config.HTMLExporter.template_name = "lab"
+    markers = (*round2_surface.XSS_MARKERS, "alert(")
     for attack in (a for a in ATTACKS if a.notebook_batch):
         for path in (out / "autograded" / attack.name).rglob("*.ipynb"):
             notebook = json.loads(path.read_text())
@@ -568,8 +571,44 @@ def test_notebooks_carry_no_script_to_formgrader(graded):
                 for output in cell.get("outputs", []):
                     assert output["output_type"] in ("stream", "error", "display_data", "execute_result")
                     assert set(output.get("data", {})) <= {"text/plain", "image/png"}, (path, output)
-            html, _ = HTMLExporter(config=config).from_filename(str(path))
-            assert not _SCRIPT.search(html), f"{path}: {_SCRIPT.search(html)}"
+            page = formgrade_html(nbformat.read(path, as_version=4), out)
+            assert not _SCRIPT.search(page), f"{path}: {_SCRIPT.search(page)}"
+            assert live_markup(page, markers) == [], path
+    shown = "".join(p.read_text() for p in (out / "autograded" / "formgrader_xss").rglob("*.ipynb"))
+    assert all(m in shown for m in round2_surface.XSS_MARKERS), "graders must still see what was written"
+
+
+def test_no_key_outlives_its_tenant(graded):
+    """keyring_donor tried to leave its answers in kernel keyrings (keyring_taker then found
+    nothing to copy: see its score); after the batch no key of the attack and no key of a
+    tenant's uid beyond its two keyrings is left."""
+    tagged = [line for line in Path("/proc/keys").read_text().splitlines() if round2_surface.KEY_TAG in line]
+    assert not tagged, tagged
+    rows = [line.split() for line in Path("/proc/key-users").read_text().splitlines()]
+    keys = {int(row[0].rstrip(":")): int(row[2].split("/")[0]) for row in rows}
+    owners = [uid for uid in graded["uids"] if keys.get(uid, 0) > child.KEYRINGS_OF_A_UID]
+    assert not owners, f"uids of the batch still own keys: {owners[:5]}"
+
+
+#: What a terminal or a spreadsheet acts on: C0/C1 controls but newline, DEL, bidi overrides.
+_UNSAFE_CHARS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def test_student_strings_reach_people_neutralised(graded):
+    """terminal_escapes put escapes in an exception and in the notebook runner's last stderr
+    line: neither reaches the terminal, the reports or the CSV raw; Markdown feedback escapes markup."""
+    out = graded["out"]
+    problems = graded["results"]["terminal_escapes"]["problems"]
+    assert any("PWNED-STDERR" in p for p in problems), problems
+    assert not _UNSAFE_CHARS.search(graded["printed"]), repr(_UNSAFE_CHARS.search(graded["printed"]))
+    assert "PWNED-STDERR" in graded["printed"]
+    for path, text in output_files(out, ("feedback", "gradescope", "grades.csv", "summary.json")).items():
+        decoded = json.dumps(json.loads(text), ensure_ascii=False) if path.suffix == ".json" else text
+        assert not _UNSAFE_CHARS.search(decoded), f"{path}: {_UNSAFE_CHARS.search(decoded)!r}"
+    markdown = (out / "feedback" / "terminal_escapes" / ASSIGNMENT / "feedback.md").read_text()
+    assert "PWNED-TITLE" in markdown
+    assert not re.search(r"(?<!\\)<img|(?<!\\)\]\(javascript:", markdown), "live markup in feedback.md"
+    assert not any(line.startswith(("- PASS forged", "# Score")) for line in markdown.splitlines())
 
 
 def test_gradebook_holds_the_same_scores(graded):

@@ -26,9 +26,16 @@ from typing import Any
 
 import nbformat
 
+from grader import untrusted
 from grader.autograde import gradebook, reports
-from grader.autograde.intake import Submission, intake, student_id_for
-from grader.autograde.notebooks import execute, restore_locked_cells, sanitize_outputs, trusted_metadata
+from grader.autograde.intake import Submission, intake, record_id_for
+from grader.autograde.notebooks import (
+    execute,
+    inert_markup,
+    restore_locked_cells,
+    sanitize_outputs,
+    trusted_metadata,
+)
 from grader.checks import registry
 from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
 from grader.checks.runner import CheckResult, CheckRunner, submission_lib
@@ -139,7 +146,7 @@ def _grade_notebooks(
                 problem = f"the notebook could not be executed ({type(error).__name__})"
         else:
             notebook = sanitize_outputs(notebook, notebook)
-        nbformat.write(notebook, target / f"{name}.ipynb")
+        nbformat.write(inert_markup(notebook, released), target / f"{name}.ipynb")
         problems[f"{name}.ipynb"] = problem
     return problems
 
@@ -220,8 +227,7 @@ def _start_worker(policy: SandboxPolicy | None) -> None:
 
 def _crashed(upload: Path, options: BatchOptions, error: BaseException) -> Result:
     """The grader itself failed on an upload: recorded as such, the batch goes on."""
-    student = student_id_for(upload) or f"invalid-{upload.name}"
-    submission = Submission(student, options.assignment, upload)
+    submission = Submission(record_id_for(upload), options.assignment, upload)
     detail = "".join(traceback.format_exception_only(type(error), error)).strip()
     submission.problems.append(f"grading failed, please report: {detail}")
     result = summarise(submission, _unrunnable(checks_of(options.assignment), "not graded (grader error)"))
@@ -230,9 +236,8 @@ def _crashed(upload: Path, options: BatchOptions, error: BaseException) -> Resul
 
 
 def _done(upload: Path, options: BatchOptions) -> bool:
-    student = student_id_for(upload)
-    path = options.out / "results" / f"{student}.json"
-    if options.force or student is None or not path.exists():
+    path = options.out / "results" / f"{record_id_for(upload)}.json"
+    if options.force or not path.exists():
         return False
     try:
         stored = json.loads(path.read_text())
@@ -274,12 +279,18 @@ def autograde(
                     db_url, options.assignment, result["student"], result["tasks"], result["timestamp"]
                 )
             except Exception as error:  # one student's record must not stop the batch; a re-run retries it
-                (options.out / "results" / f"{result['student']}.json").unlink(missing_ok=True)
-                print(f"could not record {result['student']}: {type(error).__name__}: {error}", flush=True)
+                (options.out / "results" / f"{untrusted.file_name(result['student'])}.json").unlink(
+                    missing_ok=True
+                )
+                message = f"could not record {result['student']}: {type(error).__name__}: {error}"
+                print(untrusted.terminal(message), flush=True)
                 continue
+            problems = "; ".join(result["problems"])
             print(
-                f"[{number}/{len(pending)}] {result['student']}: {result['score']:g}/{result['max_score']:g}"
-                f" ({result['seconds']:.1f} s){'  problems: ' + '; '.join(result['problems']) if result['problems'] else ''}",
+                untrusted.terminal(
+                    f"[{number}/{len(pending)}] {result['student']}: {result['score']:g}/{result['max_score']:g}"
+                    f" ({result['seconds']:.1f} s){'  problems: ' + problems if problems else ''}"
+                ),
                 flush=True,
             )
     finally:

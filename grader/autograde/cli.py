@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from grader import paths
+from grader import paths, untrusted
 from grader.autograde.batch import BatchOptions, autograde
 from grader.runner.launch import SandboxPolicy, bwrap_path
 
@@ -24,12 +24,13 @@ def expand(arguments: list[str]) -> list[Path]:
 
 
 def print_table(results: list[dict[str, Any]], out: Path) -> None:
-    width = max([len(r["student"]) for r in results] + [7])
+    students = {id(r): untrusted.terminal(r["student"], 80) for r in results}
+    width = max([len(name) for name in students.values()] + [7])
     print(f"\n{'student':<{width}}  {'score':>9}  problems")
     for result in sorted(results, key=lambda r: r["student"]):
         score = f"{result['score']:g}/{result['max_score']:g}"
-        problems = "; ".join(result["problems"])
-        print(f"{result['student']:<{width}}  {score:>9}  {problems[:120]}")
+        problems = untrusted.terminal("; ".join(result["problems"]), 120)
+        print(f"{students[id(result)]:<{width}}  {score:>9}  {problems}")
     print(
         f"\ngradebook: {out / 'gradebook.db'}  (formgrader: cd {out} && jupyter lab)\n"
         f"grades:    {out / 'grades.csv'}\nfeedback:  {out / 'feedback'}/<student>/\n"

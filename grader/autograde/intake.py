@@ -16,12 +16,13 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from grader import paths
+from grader import paths, untrusted
 
 MAX_FILE_BYTES = 5 * 1024**2
 MAX_TOTAL_BYTES = 20 * 1024**2
 MAX_MEMBERS = 500
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MAX_ID_LENGTH = 64
+STUDENT_ID = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.@-]{{0,{MAX_ID_LENGTH - 1}}}$")
 MANIFEST = "manifest.json"
 
 
@@ -181,21 +182,31 @@ def student_id_for(upload: Path) -> str | None:
     return name if STUDENT_ID.match(name) else None
 
 
+def record_id_for(upload: Path) -> str:
+    """The id an upload is recorded under: its student id, or for a badly named upload a safe
+    one derived from the name (``invalid-<letters, digits, _ . @ ->-<hash>``, as long as an id
+    may be), so that its raw name never becomes a file name, a CSV row or terminal output."""
+    prefix = "invalid-"
+    name = upload.name.removesuffix(".zip")
+    return student_id_for(upload) or prefix + untrusted.file_name(name, MAX_ID_LENGTH - len(prefix))
+
+
 def intake(upload: Path, assignment: str, dest: Path) -> Submission:
-    """Unpack one upload (zip or folder) into ``dest``; an unusable upload yields problems only."""
-    student = student_id_for(upload) or upload.name
+    """Unpack one upload (zip or folder) into ``dest``; an unusable upload yields problems only.
+    ``dest`` exists afterwards, whatever the upload was."""
+    student = record_id_for(upload)
     if student_id_for(upload) is None:
-        problem = f"{upload.name!r} is not named by a student id (letters, digits, _ . @ -)"
-        return Submission(_sanitize(student), assignment, dest, problems=[problem])
+        dest.mkdir(parents=True, exist_ok=True)
+        problem = (
+            f"the upload {untrusted.plain(repr(upload.name), 200)} is not named by a student id "
+            "(letters, digits, _ . @ -): not graded"
+        )
+        return Submission(student, assignment, dest, problems=[problem])
     if upload.is_dir():
         return copy_folder(upload, student, assignment, dest)
     if upload.suffix != ".zip":
+        dest.mkdir(parents=True, exist_ok=True)
         return Submission(
             student, assignment, dest, problems=[f"{upload.name} is neither a .zip nor a folder"]
         )
     return unpack_zip(upload, student, assignment, dest)
-
-
-def _sanitize(name: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9_.@-]", "_", name)[:64].lstrip(".") or "unnamed"
-    return f"invalid-{cleaned}"

@@ -4,6 +4,13 @@ The grades never come from here. The executed notebook is for the human grader (
 the student's feedback; since it comes out of the sandbox it is treated as hostile: only plain
 text, PNG images, streams and error summaries are kept, so nothing a student prints can run
 script in the instructor's browser.
+
+The student's own Markdown is hostile too: nbgrader's ``formgrade`` template renders markdown
+cells without nbconvert's HTML cleaning (``sanitize_html`` does not reach it), and that page is
+served by the instructor's Jupyter server. :func:`inert_markup` therefore renders every markdown
+cell the release does not contain with the same renderer formgrader uses and keeps it only if
+the result is plain Markdown output (no raw HTML, only the tags and attributes Markdown itself
+produces, only http(s)/mailto/relative links); any other cell is shown as literal text.
 """
 
 from __future__ import annotations
@@ -11,7 +18,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
+import html
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,6 +31,7 @@ from typing import Any
 
 import nbformat
 
+from grader import untrusted
 from grader.runner import launch
 from grader.runner.redact import redact
 
@@ -103,13 +113,9 @@ def _clean_output(output: Any) -> Any | None:
         kept: dict[str, str] = {}
         if isinstance(data.get("text/plain"), str):
             kept["text/plain"] = _text(data["text/plain"], MAX_TEXT)
-        png = data.get("image/png")
-        if isinstance(png, str):
-            try:
-                if base64.b64decode(png[:16] + "=" * (-len(png[:16]) % 4))[:8] == PNG_MAGIC:
-                    kept["image/png"] = png
-            except ValueError:
-                pass
+        png = _clean_png(data.get("image/png"))
+        if png is not None:
+            kept["image/png"] = png
         if not kept:
             return None
         if kind == "execute_result":
@@ -118,6 +124,18 @@ def _clean_output(output: Any) -> Any | None:
             )
         return nbformat.v4.new_output("display_data", data=kept)
     return None
+
+
+def _clean_png(data: object) -> str | None:
+    """A PNG output as canonical base64, or None. Templates paste this string into an ``<img
+    src="data:...">`` attribute unescaped: only the base64 alphabet may get there."""
+    if not isinstance(data, str):
+        return None
+    try:
+        image = base64.b64decode("".join(data.split()), validate=True)
+    except ValueError:
+        return None
+    return base64.b64encode(image).decode("ascii") if image.startswith(PNG_MAGIC) else None
 
 
 def sanitize_outputs(executed: Any, trusted: Any) -> Any:
@@ -134,6 +152,114 @@ def sanitize_outputs(executed: Any, trusted: Any) -> Any:
         count = ran.get("execution_count") if isinstance(ran, dict) else None
         cell.execution_count = count if isinstance(count, int) else None
     return trusted
+
+
+#: What nbconvert's Markdown renderer itself produces: tags, and attributes with allowed values
+#: (None: any value; URLs are checked separately).
+MARKDOWN_TAGS = frozenset({
+    "a", "blockquote", "br", "code", "del", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+    "img", "input", "li", "ol", "p", "pre", "span", "strong", "table", "tbody", "td", "th",
+    "thead", "tr", "ul",
+})  # fmt: skip
+MARKDOWN_ATTRIBUTES: dict[str, re.Pattern[str] | None] = {
+    "alt": None,
+    "class": re.compile(r"(?!.*mermaid)[A-Za-z0-9_ -]*", re.IGNORECASE),  # mermaid: not escaped
+    "id": re.compile(r"[^\s]*"),
+    "title": None,
+    "href": None,
+    "src": None,
+    "start": re.compile(r"\d+"),
+    "style": re.compile(r"text-align:(left|right|center)"),
+    "type": re.compile(r"checkbox"),
+    "disabled": re.compile(r""),
+    "checked": re.compile(r""),
+}
+SAFE_SCHEMES = ("http", "https", "mailto")
+SAFE_IMAGE_DATA = re.compile(r"data:image/(png|jpeg|gif);base64,[A-Za-z0-9+/=]*")
+_TAG = re.compile(r'<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z-]+(?:="[^"<>]*")?)*)\s*/?>')
+_ATTRIBUTE = re.compile(r'\s+([a-zA-Z-]+)(?:="([^"<>]*)")?')
+#: TeX commands that MathJax turns into links, styles, element ids or loaded code.
+_MATHJAX_ACTIVE = re.compile(r"\\(href|url|class|cssId|style|require|unicode|html)(?![A-Za-z])")
+SHOWN_AS_TEXT = "*[The grader shows this cell as text: it contained markup that is not rendered.]*"
+
+
+def inert_markup(notebook: Any, released: Any) -> Any:
+    """Make every markdown and raw cell that is not the release's own inert (see the module
+    docstring): kept when it renders as plain Markdown, otherwise replaced by its source as a
+    literal code block (raw cells always are: nbconvert emits them as HTML)."""
+    trusted = {c.source for c in released.cells if c.cell_type in ("markdown", "raw")}
+    for cell in notebook.cells:
+        if cell.cell_type not in ("markdown", "raw") or cell.source in trusted:
+            continue
+        if cell.cell_type == "markdown" and renders_inert(cell.source, cell.get("attachments", {})):
+            continue
+        cell.source = f"{SHOWN_AS_TEXT}\n\n{_literal_block(cell.source)}"
+        if cell.cell_type == "raw":
+            cell.cell_type = "markdown"
+            cell.metadata.pop("raw_mimetype", None)
+            cell.metadata.pop("format", None)
+        cell.pop("attachments", None)
+    return notebook
+
+
+def renders_inert(source: str, attachments: Any = None) -> bool:
+    """True when formgrader's Markdown renderer turns ``source`` into Markdown's own markup only."""
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+    try:
+        rendered = [
+            MarkdownWithMath(renderer=IPythonRenderer(escape=escape, attachments=attachments or {})).render(
+                source
+            )
+            for escape in (False, True)
+        ]
+    except Exception:  # whatever the renderer cannot take is shown as text
+        return False
+    if rendered[0] != rendered[1] or not _only_markdown_tags(rendered[0]):  # differ: raw HTML
+        return False
+    typeset = re.sub(r"<(pre|code)\b.*?</\1>", "", rendered[0], flags=re.DOTALL)  # MathJax skips these
+    return _MATHJAX_ACTIVE.search(html.unescape(typeset)) is None
+
+
+def _only_markdown_tags(rendered: str) -> bool:
+    position = rendered.find("<")
+    while position != -1:
+        tag = _TAG.match(rendered, position)
+        if tag is None or tag.group(2).lower() not in MARKDOWN_TAGS:
+            return False
+        for name, value in _ATTRIBUTE.findall(tag.group(3)):
+            if not _allowed_attribute(name.lower(), html.unescape(value)):
+                return False
+        position = rendered.find("<", tag.end())
+    return True
+
+
+def _allowed_attribute(name: str, value: str) -> bool:
+    if name not in MARKDOWN_ATTRIBUTES:
+        return False
+    if name in ("href", "src"):
+        return _safe_url(value, image=name == "src")
+    pattern = MARKDOWN_ATTRIBUTES[name]
+    return pattern is None or pattern.fullmatch(value) is not None
+
+
+def _safe_url(url: str, image: bool) -> bool:
+    """http(s), mailto, a relative URL or (images) PNG/JPEG/GIF data; judged the way a browser
+    reads it (entities decoded, control characters and whitespace ignored, any case)."""
+    compact = re.sub(r"[\x00-\x20\x7f]+", "", url)
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", compact)
+    if scheme is None:
+        return ":" not in compact.split("/", 1)[0] or compact.startswith(("/", "#", "?"))
+    if image and SAFE_IMAGE_DATA.fullmatch(compact):
+        return True
+    return scheme.group(1).lower() in SAFE_SCHEMES
+
+
+def _literal_block(text: str) -> str:
+    """``text`` as a fenced code block that nothing inside can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{text}\n{fence}"
 
 
 def execute(
@@ -218,5 +344,6 @@ def _run(command: list[str], timeout: float, cwd: Path) -> str:
         if code != 0:
             errors.seek(0)
             tail = errors.read()[-1500:].decode(errors="replace").strip().splitlines()
-            return f"notebook execution failed (exit {code}): {redact(tail[-1]) if tail else 'no message'}"
+            last = untrusted.plain(redact(tail[-1]), 300) if tail else "no message"  # the student's stderr
+            return f"notebook execution failed (exit {code}): {last}"
     return ""

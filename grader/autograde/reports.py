@@ -1,7 +1,9 @@
 """What a batch writes for people: feedback per student, Gradescope results, the class CSV.
 
 Hidden checks appear only by name and score: never their inputs, expected values, messages or
-tracebacks. Every function here reads the plain result dicts produced by the batch.
+tracebacks. Every function here reads the plain result dicts produced by the batch. Messages,
+problems and the student id may carry student-chosen text: each goes through the neutraliser of
+its sink (:mod:`grader.untrusted`) on its way into Markdown, HTML, Gradescope's text or the CSV.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import html
 import json
 from pathlib import Path
 from typing import Any
+
+from grader import untrusted
 
 Result = dict[str, Any]
 
@@ -31,16 +35,9 @@ def _check_line(check: dict[str, Any]) -> tuple[str, str]:
     return f"{status} {check['check']} ({points})", "" if check["passed"] else check["message"]
 
 
-def _one_line(text: str) -> str:
-    """Student-controlled text (exception messages, file names) kept on its own bullet line, so it
-    cannot forge headings, PASS lines or a score in the Markdown feedback; "<" is escaped so a
-    Markdown renderer shows tags instead of running them."""
-    return " ".join(text.split()).replace("<", "&lt;")
-
-
 def feedback_markdown(result: Result) -> str:
     lines = [
-        f"# {result['assignment']}: feedback for {result['student']}",
+        f"# {result['assignment']}: feedback for {untrusted.markdown(result['student'])}",
         "",
         f"**Autograded score: {result['score']:g}/{result['max_score']:g}** "
         "(written answers are graded by hand and are not included).",
@@ -48,14 +45,16 @@ def feedback_markdown(result: Result) -> str:
     ]
     if result["problems"]:
         lines += (
-            ["## Problems with the submission", ""] + [f"- {_one_line(p)}" for p in result["problems"]] + [""]
+            ["## Problems with the submission", ""]
+            + [f"- {untrusted.markdown(p)}" for p in result["problems"]]
+            + [""]
         )
     for task, checks in _tasks(result).items():
         earned, possible = sum(c["points"] for c in checks), sum(c["max_points"] for c in checks)
         lines += [f"## {task}: {earned:g}/{possible:g}", ""]
         for check in checks:
             label, message = _check_line(check)
-            lines.append(f"- {label}" + (f": {_one_line(message)}" if message else ""))
+            lines.append(f"- {label}" + (f": {untrusted.markdown(message)}" if message else ""))
         lines.append("")
     return "\n".join(lines)
 
@@ -68,11 +67,11 @@ def feedback_html(result: Result) -> str:
         for check in checks:
             label, message = _check_line(check)
             colour = "#1a7f37" if check["passed"] else "#cf222e"
-            detail = f": {html.escape(message)}" if message else ""
+            detail = f": {untrusted.html_text(message)}" if message else ""
             rows.append(f"<li><span style='color:{colour}'>{html.escape(label)}</span>{detail}</li>")
         rows.append("</ul>")
-    problems = "".join(f"<li>{html.escape(p)}</li>" for p in result["problems"])
-    title = html.escape(f"{result['assignment']}: feedback for {result['student']}")
+    problems = "".join(f"<li>{untrusted.html_text(p)}</li>" for p in result["problems"])
+    title = html.escape(f"{result['assignment']}: feedback for ") + untrusted.html_text(result["student"])
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
         f"<h1>{title}</h1><p><b>Autograded score: {result['score']:g}/{result['max_score']:g}</b> "
@@ -94,20 +93,20 @@ def gradescope(result: Result) -> dict[str, Any]:
                 "score": check["points"],
                 "max_score": check["max_points"],
                 "visibility": "after_published" if hidden else "visible",
-                "output": "" if hidden or check["passed"] else check["message"],
+                "output": "" if hidden or check["passed"] else untrusted.plain(check["message"]),
             }
         )
     return {
         "score": result["score"],
         "max_score": result["max_score"],
-        "output": "\n".join(result["problems"]),
+        "output": "\n".join(untrusted.plain(p) for p in result["problems"]),
         "tests": tests,
     }
 
 
 def write_student(result: Result, out: Path) -> None:
     """results/<id>.json (all detail, for instructors), feedback/<id>/..., gradescope/<id>/results.json."""
-    student, assignment = result["student"], result["assignment"]
+    student, assignment = untrusted.file_name(result["student"]), result["assignment"]
     _write(out / "results" / f"{student}.json", json.dumps(result, indent=2) + "\n")
     feedback = out / "feedback" / student / assignment
     _write(feedback / "feedback.md", feedback_markdown(result))
@@ -120,14 +119,14 @@ def write_grades_csv(results: list[Result], manual: dict[str, dict[str, float | 
     tasks = list(dict.fromkeys(c["task"] for r in results for c in r["checks"]))
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", *tasks, "autograded", "manual", "total"])
+        writer.writerow(["student", *map(untrusted.csv_cell, tasks), "autograded", "manual", "total"])
         for result in sorted(results, key=lambda r: r["student"]):
             per_task = {task: sum(c["points"] for c in checks) for task, checks in _tasks(result).items()}
             given = [s for s in manual.get(result["student"], {}).values() if s is not None]
             manual_total = sum(given) if given else ""
             total = result["score"] + (manual_total or 0)
             writer.writerow(
-                [result["student"], *(f"{per_task.get(t, 0):g}" for t in tasks), f"{result['score']:g}",
+                [untrusted.csv_cell(result["student"]), *(f"{per_task.get(t, 0):g}" for t in tasks), f"{result['score']:g}",
                  manual_total if manual_total == "" else f"{manual_total:g}", f"{total:g}"]
             )  # fmt: skip
 

@@ -17,7 +17,9 @@ good to that submission's own uid, confines itself, imports the task files from
 ``INBOX/<uid>/course_lib`` (readable by that uid alone) and then serves sessions exactly like
 the zygote above. When the grader ends the tenant, a reaper running as the tenant's uid kills
 every process of that uid and removes its files, IPC objects and keys; the host reports ``clean``
-only when nothing of the tenant is left.
+only when nothing of the tenant is left. Tenants get a session keyring of their own and cannot
+make kernel key system calls at all (:func:`confine.isolate_keys`); a key of the tenant's uid
+left behind counts as a trace.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ REAP_SECONDS = 5.0
 KEYCTL_SYSCALL = {"x86_64": 250, "aarch64": 219}
 KEYCTL_CLEAR = 7
 KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -4, -5
+#: The keyrings the kernel keeps for a uid after its last process (user and user-session).
+KEYRINGS_OF_A_UID = 2
 
 
 class Session:
@@ -379,7 +383,7 @@ def end_tenant(pid: int, uid: int) -> bool:
             os.setgid(uid)
             os.setuid(uid)
             clean = kill_all_of_my_uid(uid) and remove_ipc(uid) and wipe_scratch()
-            clear_keyrings()  # best effort: a kernel may refuse keyctl, and uids are not reused
+            clear_keyrings()  # tenants cannot call keyctl (confine's seccomp filter): a key is dirt
             code = 0 if clean else 1
         finally:
             os._exit(code)
@@ -390,7 +394,7 @@ def end_tenant(pid: int, uid: int) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.001)
-    return clean
+    return clean and no_keys_left(uid)  # a zombie still holds its keys: counted once collected
 
 
 def kill_all_of_my_uid(uid: int) -> bool:
@@ -444,6 +448,28 @@ def clear_keyrings() -> None:
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     for keyring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
         libc.syscall(number, KEYCTL_CLEAR, keyring)
+
+
+def no_keys_left(uid: int) -> bool:
+    """True once the kernel holds no key of ``uid`` but its user and user-session keyrings (the
+    tenant's own session keyring goes when its last process has gone: allow for the kernel's
+    garbage collector)."""
+    deadline = time.monotonic() + REAP_SECONDS
+    while keys_of(uid) > KEYRINGS_OF_A_UID:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def keys_of(uid: int) -> int:
+    """Keys (keyrings included) the kernel counts for ``uid`` in /proc/key-users."""
+    with contextlib.suppress(OSError), open("/proc/key-users") as handle:
+        for line in handle:
+            fields = line.split()
+            if fields and fields[0] == f"{uid}:":
+                return int(fields[2].split("/")[0])
+    return 0
 
 
 def ipc_id_column(kind: str) -> str:

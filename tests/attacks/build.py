@@ -26,7 +26,7 @@ from typing import Any
 
 from grader import paths
 from grader.release.stubs import find_regions, not_implemented_message
-from tests.attacks import payloads
+from tests.attacks import payloads, round2_surface
 
 ASSIGNMENT = "a1_fully_connected"
 Tree = dict[str, bytes]
@@ -62,10 +62,11 @@ class Attack:
 
 
 def _helpers_of(source: str, done: set[str]) -> list[str]:
-    """Sources of the other :mod:`payloads` functions that ``source`` names (recursively)."""
+    """Sources of the other :mod:`payloads` (or :mod:`round2_surface`) functions that ``source``
+    names (recursively)."""
     found = []
     for name in dict.fromkeys(re.findall(r"\b([a-z_][a-z0-9_]*)\b", source)):
-        helper = getattr(payloads, name, None)
+        helper = getattr(payloads, name, None) or getattr(round2_surface, name, None)
         if helper is None or name in done or not inspect.isfunction(helper):
             continue
         done.add(name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from tests.attacks import crafted
 from tests.attacks import payloads as p
+from tests.attacks import round2_surface as r2
 from tests.attacks.build import Attack
 
 LAYERS_HONEST = ("Linear.backward", "ReLU.backward", "softmax_loss", "svm_loss")
@@ -85,4 +86,18 @@ ATTACKS: list[Attack] = [
            evidence=(r"SECRETPROBE", WROTE_ONLY_TMP, r"NETPROBE (?!.*connected:)", r"FILLPROBE bounded", r"FORKPROBE")),
     Attack("nb_flood_and_hang", "a 50 MB printout, then cells that busy-loop past the notebook's timeout ignoring SIGINT/SIGTERM", honest=MIXED_HONEST,
            notebook=crafted.run_code(p.nb_flood, *[p.nb_slow_cell] * 3), notebook_batch=True),
+    # ---- round 2: kernel state and student strings
+    Attack("keyring_donor", "at import, wraps its honest Linear.forward to leave every answer, readable by all, in a "
+           "named keyring linked from its uid's persistent keyring (kept for days) and the inherited session keyring",
+           honest=(*MIXED_HONEST, LF), on_import={"layers": r2.keyring_answer_donor}),
+    Attack("keyring_taker", "no Linear.forward: returns what keyring_donor (graded in the batch before) left in the "
+           "kernel's keyrings for the same inputs", honest=MIXED_HONEST, tasks={LF: r2.keyring_answer_taker},
+           notebook_batch=True),
+    Attack("formgrader_xss", "written answers and new cells with <script>, onerror, <svg onload>, ontoggle, javascript: "
+           "links, iframe, style, meta refresh, a mermaid diagram; a raw HTML cell; HTML/SVG/JS outputs",
+           honest=MIXED_HONEST, notebook=r2.xss_notebook, notebook_batch=True),
+    Attack("terminal_escapes", "an exception whose class name and message carry OSC title/clipboard, erase-line and bidi "
+           "escapes, forged PASS lines, markup and a formula; a notebook cell that writes escapes to the notebook "
+           "runner's stderr and kills it", honest=MIXED_HONEST, tasks={LF: r2.escape_sequence_error},
+           notebook=r2.escapes_notebook, notebook_batch=True, evidence=(r"PWNED-TITLE",)),
 ]  # fmt: skip
