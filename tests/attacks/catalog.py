@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from tests.attacks import crafted
 from tests.attacks import payloads as p
+from tests.attacks import round2_engine as r2
 from tests.attacks.build import Attack
 
 LAYERS_HONEST = ("Linear.backward", "ReLU.backward", "softmax_loss", "svm_loss")
@@ -85,4 +86,13 @@ ATTACKS: list[Attack] = [
            evidence=(r"SECRETPROBE", WROTE_ONLY_TMP, r"NETPROBE (?!.*connected:)", r"FILLPROBE bounded", r"FORKPROBE")),
     Attack("nb_flood_and_hang", "a 50 MB printout, then cells that busy-loop past the notebook's timeout ignoring SIGINT/SIGTERM", honest=MIXED_HONEST,
            notebook=crafted.run_code(p.nb_flood, *[p.nb_slow_cell] * 3), notebook_batch=True),
+    # ---- round 2: grading engine
+    Attack("stash_across_tasks", "stashes every input of Linear.forward and ReLU.forward in /tmp and shows them in later "
+           "messages: a task's hidden inputs reach a later task's public feedback unless hidden checks run last",
+           honest=(*LAYERS_HONEST, *FC_NET_HONEST), tasks={LF: r2.stash_across_tasks, "ReLU.forward": r2.stash_across_tasks},
+           evidence=(r"STASH2 .*0x",)),
+    Attack("decode_alias_bomb", "a reply naming one 8 MB tensor 400 times (3.2 GB if decoded per reference)",
+           honest=MIXED_HONEST, tasks={LF: r2.decode_alias_bomb}, evidence=(r"aliases count",)),
+    Attack("reference_cpu_burn", "asks the reference Linear.forward (in the grader) for an 8000x8000 int8 product (~15 s CPU)",
+           honest=MIXED_HONEST, tasks={"FullyConnectedNet.loss": r2.reference_cpu_burn}, evidence=(r"CPUPROBE [\d.]+ s \| .*CPU seconds",)),
 ]  # fmt: skip
