@@ -169,7 +169,9 @@ class Callbacks:
         worker = shared_worker()
         if not worker.alive():
             return _error("the reference is not running (stopped after a call that overran its budget)")
-        seconds = max(min(CALLBACK_SECONDS, left, deadline - time.monotonic()), 1e-3)
+        seconds = min(CALLBACK_SECONDS, left, deadline - time.monotonic())
+        if seconds <= 0:
+            return _error("refused: the call into your code is out of time")
         start = time.monotonic()
         try:
             return worker.call(target, args, kwargs, seconds)
