@@ -151,7 +151,7 @@ class CheckRunner:
         store: ReferenceStore,
         budget: float | None = None,
     ) -> None:
-        self.sandbox = Sandbox(lib_dir, policy, Callbacks() if reference else None)
+        self.sandbox = Sandbox(lib_dir, policy)
         self.reference, self.store, self.budget = reference, store, budget
         if budget is not None:
             self.sandbox.deadline = time.monotonic() + budget
@@ -174,12 +174,12 @@ class CheckRunner:
         students see) is left to carry it.
 
         ``lib``: grade the ``course_lib`` in this folder instead of the runner's own, reusing the
-        warm child (only without the sandbox, which sees just the runner's folder); its calls into
-        the reference get a budget of their own.
+        warm child (only without the sandbox, which sees just the runner's folder).
+        Each run's calls into the reference share one budget (:mod:`grader.checks.callbacks`).
         """
         if lib is not None and self.sandbox.policy.use_bwrap:
             raise ValueError("another lib can only be graded without the sandbox")
-        if lib is not None and self.reference is not None:  # another submission: its own budget
+        if self.reference is not None:  # each run grades a submission: a callback budget of its own
             self.sandbox.reference = Callbacks()
         by_task = _public_first(checks)
         results = []
