@@ -22,7 +22,14 @@ from grader.checks.reference import ReferenceStore, load_reference
 from grader.checks.runner import MAX_MESSAGE, CheckRunner, assemble_lib, explain
 from grader.runner import protocol
 from grader.runner.launch import SandboxPolicy
-from grader.runner.session import MAX_ERROR_MESSAGE, MAX_ERROR_TYPE, MAX_TRACEBACK, Sandbox, StudentError
+from grader.runner.session import (
+    MAX_ERROR_MESSAGE,
+    MAX_ERROR_TYPE,
+    MAX_TRACEBACK,
+    ChildDied,
+    Sandbox,
+    StudentError,
+)
 
 LOCAL = SandboxPolicy(use_bwrap=False)
 
@@ -203,9 +210,41 @@ def test_a_callback_never_outlives_the_call_into_the_student_code():
 
 
 def test_a_submissions_callbacks_share_one_budget():
-    budget = callbacks.Callbacks(budget=0.0)
+    budget = callbacks.Callbacks(budget=1.0)
+    assert budget.over() is None
+    budget.charge(1.0)
+    assert budget.over() == "its 1 s for calls into the reference"
     reply, _ = _reply(budget.answer("layers.ReLU.forward", [torch.ones(2)], {}, time.monotonic() + 10))
-    assert reply["kind"] == "error" and "used up their 0 s" in reply["message"]
+    assert reply["kind"] == "error" and "no time left" in reply["message"]
+
+
+def test_a_session_that_keeps_calling_back_after_the_budget_ends(tmp_path: Path):
+    """Decoding callbacks is the grader's work: a child looping on cheap callbacks is cut off
+    when they have cost the budget, not at the call's timeout."""
+    task_dir = tmp_path / "submission"
+    task_dir.mkdir()
+    source = (paths.COURSE_LIB / "fc_net.py").read_text()
+    source += textwrap.dedent(
+        """
+
+        def flood(x):
+            from course_lib.layers import ReLU
+
+            while True:
+                ReLU.forward(x)
+        """
+    )
+    (task_dir / "fc_net.py").write_text(source)
+    assemble_lib(task_dir, tmp_path / "lib")
+    sandbox = Sandbox(tmp_path / "lib", LOCAL, callbacks.Callbacks(budget=1.0))
+    reference = load_reference()
+    assert reference is not None
+    setup = {"proxies": {"layers": reference.callables("layers")}, "patches": {}, "recorders": []}
+    start = time.monotonic()
+    with sandbox, sandbox.session(setup, timeout=60) as session, pytest.raises(ChildDied) as died:
+        session.call("fc_net.flood", torch.ones(1000))
+    assert "after using up its 1 s for calls into the reference" in str(died.value)
+    assert time.monotonic() - start < 20
 
 
 def test_the_reference_rejecting_student_arguments_is_an_error_reply():

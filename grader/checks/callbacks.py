@@ -10,8 +10,9 @@ thread (a fresh interpreter, not a fork: see ``batch.local_pool``), under hard b
 * each callback may take :data:`CALLBACK_SECONDS`, and no more than the call into the student's
   code has left; a worker that takes longer is killed, and started again before the next session
   that needs it;
-* a submission's callbacks get :data:`CALLBACK_BUDGET` seconds in all (worker start-ups included);
-  later ones are refused;
+* a submission's callbacks get :data:`CALLBACK_BUDGET` seconds in all, counting the grader's own
+  work on them (decoding the request, relaying the answer) and worker start-ups; a session that
+  calls back after that is ended;
 * its address space may grow by :data:`CALLBACK_MEMORY` after start-up.
 
 Every refusal names its bound; the child's stand-in raises it as an error in the student's code.
@@ -157,21 +158,24 @@ class Callbacks:
             worker.start()
         self.spent += time.monotonic() - start
 
+    def charge(self, seconds: float) -> None:
+        """Count ``seconds`` of the grader's work on a callback (decoding, answering, relaying)."""
+        self.spent += seconds
+
+    def over(self) -> str | None:
+        """What was used up, once the budget is; None before."""
+        return f"its {self.budget:g} s for calls into the reference" if self.spent >= self.budget else None
+
     def answer(self, target: str, args: list[Any], kwargs: dict[str, Any], deadline: float) -> bytes:
         """The frame to send back to the child for one callback: the reference's result, or an
-        error that names the bound it hit. ``deadline``: when the student's call runs out."""
-        left = self.budget - self.spent
-        if left <= 0:
-            return _error(
-                f"refused: this submission's calls into the reference used up their {self.budget:g} s "
-                f"(at most {CALLBACK_SECONDS:g} CPU seconds per call)"
-            )
+        error that names the bound it hit. ``deadline``: when the student's call runs out. The
+        caller charges the time (:meth:`charge`)."""
+        seconds = min(CALLBACK_SECONDS, self.budget - self.spent, deadline - time.monotonic())
+        if seconds <= 0:
+            return _error(f"refused: no time left (in this call into your code, or of the {self.budget:g} s)")
         worker = shared_worker()
         if not worker.alive():
             return _error("the reference is not running (stopped after a call that overran its budget)")
-        seconds = min(CALLBACK_SECONDS, left, deadline - time.monotonic())
-        if seconds <= 0:
-            return _error("refused: the call into your code is out of time")
         start = time.monotonic()
         try:
             return worker.call(target, args, kwargs, seconds)
@@ -180,8 +184,6 @@ class Callbacks:
                 f"stopped after {time.monotonic() - start:.1f} s: a call into the reference may take at "
                 f"most {CALLBACK_SECONDS:g} CPU seconds ({self.budget:g} s per submission)"
             )
-        finally:
-            self.spent += time.monotonic() - start
 
 
 def _error(message: str) -> bytes:

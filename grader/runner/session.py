@@ -43,6 +43,12 @@ class Reference(Protocol):
         """The frame to send back: the result of ``target(*args, **kwargs)`` or an error;
         never later than ``deadline`` (time.monotonic()) by more than its own bound."""
 
+    def charge(self, seconds: float) -> None:
+        """Count ``seconds`` of work on one callback against the submission's budget."""
+
+    def over(self) -> str | None:
+        """What the submission used up (no more callbacks), or None."""
+
 
 class ChildError(Exception):
     """Something went wrong on the child's side of a call."""
@@ -201,6 +207,8 @@ class Session:
         self.output = bytearray()
         self.output_bytes = 0
         self.allowed: frozenset[str] = frozenset()
+        #: Seconds spent decoding the last frame received.
+        self.decode_seconds = 0.0
         self.dead: str | None = None
         self.expired = "timed out"
 
@@ -303,12 +311,23 @@ class Session:
             self._die(f"sent a message of unknown kind during {what}")
 
     def _answer_callback(self, target: str, value: Any, deadline: float, what: str) -> None:
+        """Answer one callback. Decoding it and relaying the answer are the grader's work too:
+        they count against the submission's callback budget, and a session that calls back once
+        the budget is gone ends (the child could otherwise keep the grader decoding)."""
         reference = self.sandbox.reference
+        if reference is not None:
+            reference.charge(self.decode_seconds)
+            used_up = reference.over()
+            if used_up:
+                self._die(f"called back during {what} after using up {used_up}")
+        start = time.monotonic()
         if target not in self.allowed or reference is None or not _is_call(value):
             frame = protocol.frame_bytes({"kind": "error", "message": f"{target} is not available"})
         else:  # computed outside this process, within bounds of its own (grader.checks.callbacks)
             frame = reference.answer(target, *value, deadline)
         self._send(frame, deadline, what)
+        if reference is not None:
+            reference.charge(time.monotonic() - start)
 
     def _die(self, reason: str) -> None:
         self.dead = reason
@@ -341,8 +360,11 @@ class Session:
             except protocol.ProtocolError as error:
                 self._die(f"sent malformed data during {what}: {error}")
             if frame is not None:
+                start = time.monotonic()
                 try:
-                    return protocol.parse_frame(*frame)
+                    parsed = protocol.parse_frame(*frame)
+                    self.decode_seconds = time.monotonic() - start
+                    return parsed
                 except protocol.ProtocolError as error:
                     self._die(f"sent malformed data during {what}: {error}")
             remaining = deadline - time.monotonic()
