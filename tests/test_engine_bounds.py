@@ -69,13 +69,13 @@ def test_hidden_checks_run_after_every_public_check_in_their_own_sessions(monkey
 # Decoding: the grader's memory stays under a stated bound whatever a reply says
 # --------------------------------------------------------------------------------------------
 
-#: What decoding one frame may add to the grader's peak memory: its tensors (never more bytes
-#: than the blob carries), the parsed JSON header (~24 bytes of Python objects per header byte at
-#: worst) and a fixed allowance for the tensors' bookkeeping (at most MAX_TENSORS of them).
 MIB = 1 << 20
 
 
 def decode_bound(header_bytes: int, blob_bytes: int) -> int:
+    """What decoding one frame may add to the grader's peak memory: its tensors (never more bytes
+    than the blob carries), the parsed JSON header (~24 bytes of Python objects per header byte at
+    worst) and a fixed allowance. With the frame limits that is at most ~0.8 GiB per frame."""
     return blob_bytes + 32 * header_bytes + 64 * MIB
 
 
@@ -190,7 +190,7 @@ def test_a_callback_that_overruns_is_stopped_at_its_bound_outside_the_grader():
     assert (
         reply["kind"] == "error" and f"at most {callbacks.CALLBACK_SECONDS:g} CPU seconds" in reply["message"]
     )
-    assert callbacks.CALLBACK_SECONDS <= took < callbacks.CALLBACK_SECONDS + 1.0
+    assert callbacks.CALLBACK_SECONDS <= took < callbacks.CALLBACK_SECONDS + 2.0
     assert time.process_time() - grader_cpu < 0.5, "the product ran in the grader's own process"
     reply, _ = _reply(budget.answer("layers.ReLU.forward", [torch.ones(2)], {}, time.monotonic() + 10))
     assert reply["kind"] == "error" and "not running" in reply["message"]
@@ -206,7 +206,7 @@ def test_a_callback_never_outlives_the_call_into_the_student_code():
     budget.prepare()
     start = time.monotonic()
     reply, _ = _reply(budget.answer("layers.Linear.forward", _huge_product(), {}, start + 0.5))
-    assert reply["kind"] == "error" and time.monotonic() - start < 1.5
+    assert reply["kind"] == "error" and time.monotonic() - start < callbacks.CALLBACK_SECONDS
 
 
 def test_a_submissions_callbacks_share_one_budget():
