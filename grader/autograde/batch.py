@@ -36,7 +36,7 @@ from grader.autograde.notebooks import (
     sanitize_outputs,
     trusted_metadata,
 )
-from grader.checks import registry
+from grader.checks import callbacks, registry
 from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
 from grader.checks.runner import CheckResult, CheckRunner, submission_lib
 from grader.runner import host
@@ -211,18 +211,21 @@ def local_pool(workers: int, policy: SandboxPolicy | None = None) -> ProcessPool
 
 def _start_worker(policy: SandboxPolicy | None) -> None:
     """One torch thread per worker (the workers and their children share the machine's cores);
-    then load the checks and the reference, and start the sandbox host, so the first upload
-    finds the worker warm."""
+    then load the checks and the reference, and start the sandbox host and the reference's
+    callback process, so the first upload finds the worker warm."""
     import torch
 
     torch.set_num_threads(1)
     if policy is None:
         return
     registry.load_checks(include_hidden=True)
-    grading_reference()
+    reference, _ = grading_reference()
     if host.warm_available(policy):
         with contextlib.suppress(host.HostFailed):  # the first upload retries and reports it
             host.shared_host(policy.limits).start()
+    if reference is not None:
+        with contextlib.suppress(callbacks.WorkerFailed):  # likewise
+            callbacks.shared_worker().start()
 
 
 def _crashed(upload: Path, options: BatchOptions, error: BaseException) -> Result:

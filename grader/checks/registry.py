@@ -101,8 +101,8 @@ def select(
         chosen.append(item)
     order = {name: i for i, name in enumerate(paths.ASSIGNMENT_NAMES)}
     task_order = {name: i for i, name in enumerate(TASKS)}
-    # Every hidden check runs after every public one: a submission that stashes a hidden check's
-    # inputs (its sessions share the sandbox's /tmp) finds no public check left to leak them through.
+    # Assignment and task order, public checks first. (The runner enforces "every hidden check
+    # after every public one" itself, whatever order it is given.)
     return sorted(
         chosen, key=lambda c: (c.visibility == "hidden", order[c.assignment], task_order[c.task.name])
     )

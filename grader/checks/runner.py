@@ -1,4 +1,5 @@
-"""Run checks against one submission: one fresh child session per task, results per check.
+"""Run checks against one submission: every public check before any hidden one, one fresh child
+session per task and visibility, results per check.
 
 A check passes when its function returns. It fails on :class:`CheckFailure` (wrong output),
 on an exception raised by the student's code, when the child dies (the next check starts in a
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import paths
+from grader.checks.callbacks import Callbacks
 from grader.checks.compare import CheckFailure
 from grader.checks.context import DEFAULT_SEED, Context
 from grader.checks.reference import ReferenceLib, ReferenceStore
@@ -149,7 +151,7 @@ class CheckRunner:
         store: ReferenceStore,
         budget: float | None = None,
     ) -> None:
-        self.sandbox = Sandbox(lib_dir, policy, reference.call if reference else None)
+        self.sandbox = Sandbox(lib_dir, policy)
         self.reference, self.store, self.budget = reference, store, budget
         if budget is not None:
             self.sandbox.deadline = time.monotonic() + budget
@@ -163,20 +165,25 @@ class CheckRunner:
     def run(
         self, checks: Sequence[Check], seed: int = DEFAULT_SEED, lib: Path | None = None
     ) -> list[CheckResult]:
-        """Run ``checks``: one fresh session per task (its public and hidden checks together), a
-        new one after a death. Results come back in the order of ``checks``.
+        """Run ``checks``: every public check before any hidden one; one fresh session per task
+        and visibility (a new one after a death). Results come back in the order of ``checks``.
+
+        The order is what keeps hidden inputs out of feedback: a submission can stash what its
+        code is given (sessions share the sandbox's /tmp) and repeat it in a later message, and
+        once the first hidden check has started, no public check (the only kind whose messages
+        students see) is left to carry it.
 
         ``lib``: grade the ``course_lib`` in this folder instead of the runner's own, reusing the
         warm child (only without the sandbox, which sees just the runner's folder).
+        Each run's calls into the reference share one budget (:mod:`grader.checks.callbacks`).
         """
         if lib is not None and self.sandbox.policy.use_bwrap:
             raise ValueError("another lib can only be graded without the sandbox")
-        first_seen: dict[tuple[str, str], int] = {}
-        for check in checks:
-            first_seen.setdefault((check.assignment, check.task.name), len(first_seen))
-        by_task = sorted(checks, key=lambda c: first_seen[c.assignment, c.task.name])
+        if self.reference is not None:  # each run grades a submission: a callback budget of its own
+            self.sandbox.reference = Callbacks()
+        by_task = _public_first(checks)
         results = []
-        for _, group in groupby(by_task, key=lambda c: (c.assignment, c.task.name)):
+        for _, group in groupby(by_task, key=lambda c: (c.visibility, c.assignment, c.task.name)):
             session: Session | None = None
             for check in group:
                 deadline = self.sandbox.deadline
@@ -205,6 +212,15 @@ class CheckRunner:
         return [
             result for _, result in sorted(zip(by_task, results, strict=True), key=lambda p: order[id(p[0])])
         ]
+
+
+def _public_first(checks: Sequence[Check]) -> list[Check]:
+    """``checks`` grouped by (visibility, assignment, task) in order of first appearance, every
+    public group before every hidden one."""
+    first_seen: dict[tuple[str, str], int] = {}
+    for check in checks:
+        first_seen.setdefault((check.assignment, check.task.name), len(first_seen))
+    return sorted(checks, key=lambda c: (c.visibility != "public", first_seen[c.assignment, c.task.name]))
 
 
 def _result(check: Check, message: str) -> CheckResult:

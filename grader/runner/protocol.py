@@ -32,6 +32,12 @@ MAX_HEADER_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 32
 #: Longest string accepted inside a value.
 MAX_STRING = 1 << 20
+#: Most values (containers, numbers, strings, tensors ...) in one decoded value.
+MAX_VALUES = 1 << 21
+#: Most tensors in one decoded value (each costs ~200 bytes of bookkeeping even when empty).
+MAX_TENSORS = 100_000
+# The tensors of a decoded value hold at most as many bytes as its frame's blob: the encoder
+# names every tensor once, so only a forged frame asks for more (one tensor named 400 times).
 
 DTYPES: dict[str, torch.dtype] = {
     "float16": torch.float16,
@@ -133,7 +139,8 @@ def _decode_tensor(spec: Any, blob: bytes) -> torch.Tensor:
     if math.prod(shape) * itemsize != nbytes or offset + nbytes > len(blob):
         raise ProtocolError("tensor size does not match its data")
     storage_dtype = torch.int16 if dtype == torch.bfloat16 else dtype
-    data = bytearray(blob[offset : offset + nbytes])
+    with memoryview(blob) as view:
+        data = bytearray(view[offset : offset + nbytes])
     flat = torch.frombuffer(data, dtype=storage_dtype) if nbytes else torch.empty(0, dtype=storage_dtype)
     flat = flat.view(torch.bfloat16) if dtype == torch.bfloat16 else flat
     try:  # a shape torch cannot represent (dims beyond int64, e.g. (0, 2**70)) is not plain data
@@ -142,48 +149,76 @@ def _decode_tensor(spec: Any, blob: bytes) -> torch.Tensor:
         raise ProtocolError("malformed tensor shape") from None
 
 
-def decode(tree: Any, tensors: Any, blob: bytes, depth: int = 0) -> Any:
-    """Inverse of :func:`encode`; rejects anything that is not exactly that format."""
-    if depth > MAX_DEPTH:
-        raise ProtocolError("value nested too deeply")
-    if tree is None or type(tree) in (bool, int):
-        return tree
-    if type(tree) is float:
-        return tree
-    if type(tree) is str:
-        if len(tree) > MAX_STRING:
-            raise ProtocolError("string too long")
-        return tree
-    if type(tree) is not dict or len(tree) not in (1, 2):
-        raise ProtocolError("unexpected value in frame")
-    if "$tensor" in tree:
-        index = tree["$tensor"]
+class _Decoder:
+    """Decodes one value, counting what it produces against the bounds above."""
+
+    def __init__(self, tensors: Any, blob: bytes) -> None:
+        self.tensors, self.blob = tensors, blob
+        self.values = self.tensor_count = self.tensor_bytes = 0
+
+    def tensor(self, index: Any) -> torch.Tensor:
+        tensors = self.tensors
         if type(index) is not int or not isinstance(tensors, list) or not 0 <= index < len(tensors):
             raise ProtocolError("bad tensor reference")
-        return _decode_tensor(tensors[index], blob)
-    if "$dtype" in tree:
-        if tree["$dtype"] not in DTYPES:
-            raise ProtocolError("bad dtype")
-        return DTYPES[tree["$dtype"]]
-    if "$float" in tree:
-        if tree["$float"] not in ("nan", "inf", "-inf"):
-            raise ProtocolError("bad float")
-        return float(tree["$float"])
-    if "$handle" in tree:
-        if type(tree["$handle"]) is not int or type(tree.get("type")) is not str:
-            raise ProtocolError("bad handle")
-        return Handle(tree["$handle"], tree["type"][:200])
-    for tag, kind in (("$tuple", tuple), ("$list", list)):
-        if tag in tree and type(tree[tag]) is list:
-            return kind(decode(item, tensors, blob, depth + 1) for item in tree[tag])
-    if "$dict" in tree and type(tree["$dict"]) is list:
-        result = {}
-        for pair in tree["$dict"]:
-            if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str:
-                raise ProtocolError("bad dict entry")
-            result[pair[0]] = decode(pair[1], tensors, blob, depth + 1)
-        return result
-    raise ProtocolError("unknown tag in frame")
+        self.tensor_count += 1
+        if self.tensor_count > MAX_TENSORS:
+            raise ProtocolError(f"value with more than {MAX_TENSORS} tensors")
+        spec = tensors[index]
+        nbytes = spec.get("nbytes") if isinstance(spec, dict) else None
+        self.tensor_bytes += nbytes if type(nbytes) is int and nbytes > 0 else 0
+        if self.tensor_bytes > len(self.blob):
+            raise ProtocolError(
+                f"value whose tensors hold more than the {len(self.blob)} bytes its frame carries "
+                "(aliases count: each reference to a tensor is a copy)"
+            )
+        return _decode_tensor(spec, self.blob)
+
+    def decode(self, tree: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise ProtocolError(f"value nested more than {MAX_DEPTH} deep")
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise ProtocolError(f"value made of more than {MAX_VALUES} values")
+        if tree is None or type(tree) in (bool, int, float):
+            return tree
+        if type(tree) is str:
+            if len(tree) > MAX_STRING:
+                raise ProtocolError(f"string longer than {MAX_STRING}")
+            return tree
+        if type(tree) is not dict or len(tree) not in (1, 2):
+            raise ProtocolError("unexpected value in frame")
+        if "$tensor" in tree:
+            return self.tensor(tree["$tensor"])
+        if "$dtype" in tree:
+            if tree["$dtype"] not in DTYPES:
+                raise ProtocolError("bad dtype")
+            return DTYPES[tree["$dtype"]]
+        if "$float" in tree:
+            if tree["$float"] not in ("nan", "inf", "-inf"):
+                raise ProtocolError("bad float")
+            return float(tree["$float"])
+        if "$handle" in tree:
+            if type(tree["$handle"]) is not int or type(tree.get("type")) is not str:
+                raise ProtocolError("bad handle")
+            return Handle(tree["$handle"], tree["type"][:200])
+        for tag, kind in (("$tuple", tuple), ("$list", list)):
+            if tag in tree and type(tree[tag]) is list:
+                return kind(self.decode(item, depth + 1) for item in tree[tag])
+        if "$dict" in tree and type(tree["$dict"]) is list:
+            result = {}
+            for pair in tree["$dict"]:
+                if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str:
+                    raise ProtocolError("bad dict entry")
+                result[pair[0]] = self.decode(pair[1], depth + 1)
+            return result
+        raise ProtocolError("unknown tag in frame")
+
+
+def decode(tree: Any, tensors: Any, blob: bytes) -> Any:
+    """Inverse of :func:`encode`; rejects anything that is not exactly that format, and any value
+    bigger than its frame: more than :data:`MAX_VALUES` values, :data:`MAX_TENSORS` tensors,
+    :data:`MAX_DEPTH` levels, or tensor bytes beyond the blob's (aliases count)."""
+    return _Decoder(tensors, blob).decode(tree, 0)
 
 
 def _read_exactly(fd: int, size: int) -> bytes:
@@ -218,8 +253,9 @@ def split_frame(buffer: bytearray, limit: int = MAX_FRAME_BYTES) -> tuple[bytes,
     end = 2 * _LENGTH.size + size + blob_size
     if len(buffer) < end:
         return None
-    header = bytes(buffer[_LENGTH.size : _LENGTH.size + size])
-    blob = bytes(buffer[2 * _LENGTH.size + size : end])
+    with memoryview(buffer) as view:  # one copy of each part, not two
+        header = bytes(view[_LENGTH.size : _LENGTH.size + size])
+        blob = bytes(view[2 * _LENGTH.size + size : end])
     del buffer[:end]
     return header, blob
 

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import select
 import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from grader.runner import host, launch, protocol
 from grader.runner.protocol import Handle
@@ -32,15 +29,29 @@ from grader.runner.redact import redact
 OUTPUT_KEPT = 32 * 1024
 START_TIMEOUT = 60.0
 DEFAULT_CALL_TIMEOUT = 10.0
-#: Memory the reference implementation may add to the grader while it answers one callback. The
-#: arguments are the student's: small inputs can ask for a huge result (an outer product), which
-#: would otherwise be computed, copied and framed in the grader's own, unlimited process.
-CALLBACK_MEMORY = 2 * 1024**3
+#: Longest exception type name, message and traceback (its end) kept from the student's code:
+#: the child's own caps are the student's to change.
+MAX_ERROR_TYPE, MAX_ERROR_MESSAGE, MAX_TRACEBACK = 100, 1000, 4000
 
 #: The course rule a call breaks when student code uses torch.autograd (reported by the child).
 AUTOGRAD_RULE = "autograd is not allowed: compute the gradient by hand"
 
-Reference = Callable[[str, list[Any], dict[str, Any]], Any]
+
+class Reference(Protocol):
+    """Answers the child's callbacks into the reference implementation (no-cascade stand-ins)."""
+
+    def prepare(self) -> None:
+        """Get ready before a session that may call back (outside any call's time)."""
+
+    def answer(self, target: str, args: list[Any], kwargs: dict[str, Any], deadline: float) -> bytes:
+        """The frame to send back: the result of ``target(*args, **kwargs)`` or an error;
+        never later than ``deadline`` (time.monotonic()) by more than its own bound."""
+
+    def charge(self, seconds: float) -> None:
+        """Count ``seconds`` of work on one callback against the submission's budget."""
+
+    def over(self) -> str | None:
+        """What the submission used up (no more callbacks), or None."""
 
 
 class ChildError(Exception):
@@ -140,7 +151,10 @@ class Sandbox:
             os.close(output_write)
         session = Session(self, session_end, output_read, timeout)
         if setup:
-            session.request({"op": "setup"}, setup, allowed=_allowed_callbacks(setup))
+            allowed = _allowed_callbacks(setup)
+            if allowed and self.reference is not None:
+                self.reference.prepare()
+            session.request({"op": "setup"}, setup, allowed=allowed)
         return session
 
     def kill(self) -> None:
@@ -202,6 +216,8 @@ class Session:
         self.output = bytearray()
         self.output_bytes = 0
         self.allowed: frozenset[str] = frozenset()
+        #: Seconds spent decoding the last frame received.
+        self.decode_seconds = 0.0
         self.dead: str | None = None
         self.expired = "timed out"
 
@@ -311,9 +327,9 @@ class Session:
                 return result
             if kind == "error":
                 raise StudentError(
-                    str(reply.get("type", "Error"))[:100],
-                    str(reply.get("message", "")),
-                    str(reply.get("traceback", "")),
+                    str(reply.get("type", "Error"))[:MAX_ERROR_TYPE],
+                    str(reply.get("message", ""))[:MAX_ERROR_MESSAGE],
+                    str(reply.get("traceback", ""))[-MAX_TRACEBACK:],
                 )
             if kind == "callback":
                 self._answer_callback(str(reply.get("target")), result, deadline, what)
@@ -321,17 +337,23 @@ class Session:
             self._die(f"sent a message of unknown kind during {what}")
 
     def _answer_callback(self, target: str, value: Any, deadline: float, what: str) -> None:
+        """Answer one callback. Decoding it and relaying the answer are the grader's work too:
+        they count against the submission's callback budget, and a session that calls back once
+        the budget is gone ends (the child could otherwise keep the grader decoding)."""
         reference = self.sandbox.reference
+        if reference is not None:
+            reference.charge(self.decode_seconds)
+            used_up = reference.over()
+            if used_up:
+                self._die(f"called back during {what} after using up {used_up}")
+        start = time.monotonic()
         if target not in self.allowed or reference is None or not _is_call(value):
             frame = protocol.frame_bytes({"kind": "error", "message": f"{target} is not available"})
-        else:
-            args, kwargs = value
-            try:
-                with _memory_cap(CALLBACK_MEMORY):
-                    frame = protocol.frame_bytes({"kind": "result"}, reference(target, args, kwargs))
-            except Exception as error:  # the reference rejects the student's arguments (or is too big)
-                frame = protocol.frame_bytes({"kind": "error", "message": f"{type(error).__name__}: {error}"})
+        else:  # computed outside this process, within bounds of its own (grader.checks.callbacks)
+            frame = reference.answer(target, *value, deadline)
         self._send(frame, deadline, what)
+        if reference is not None:
+            reference.charge(time.monotonic() - start)
 
     def _die(self, reason: str) -> None:
         self.dead = reason
@@ -364,8 +386,11 @@ class Session:
             except protocol.ProtocolError as error:
                 self._die(f"sent malformed data during {what}: {error}")
             if frame is not None:
+                start = time.monotonic()
                 try:
-                    return protocol.parse_frame(*frame)
+                    parsed = protocol.parse_frame(*frame)
+                    self.decode_seconds = time.monotonic() - start
+                    return parsed
                 except protocol.ProtocolError as error:
                     self._die(f"sent malformed data during {what}: {error}")
             remaining = deadline - time.monotonic()
@@ -408,33 +433,6 @@ class Session:
             room = OUTPUT_KEPT - len(self.output)
             if room > 0:
                 self.output += chunk[:room]
-
-
-@contextlib.contextmanager
-def _memory_cap(extra: int) -> Iterator[None]:
-    """Lower this process's soft RLIMIT_AS to its current size + ``extra`` while the block runs.
-
-    An allocation beyond that fails (RuntimeError / MemoryError) instead of growing the grader
-    until the OOM killer ends it and the whole worker pool with it. Skipped when other Python
-    threads run (the limit is per process) or where /proc is missing.
-    """
-    try:
-        with open("/proc/self/statm") as handle:
-            size = int(handle.read().split()[0]) * resource.getpagesize()
-    except (OSError, ValueError, IndexError):
-        size = None
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    cap = None if size is None else size + extra
-    if cap is not None and hard != resource.RLIM_INFINITY:
-        cap = min(cap, hard)
-    if cap is None or threading.active_count() > 1 or (soft != resource.RLIM_INFINITY and soft <= cap):
-        yield
-        return
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _is_call(value: Any) -> bool:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from tests.attacks import crafted
 from tests.attacks import payloads as p
-from tests.attacks import round2_surface as r2
+from tests.attacks import round2_engine as r2e
+from tests.attacks import round2_surface as r2s
 from tests.attacks.build import Attack
 
 LAYERS_HONEST = ("Linear.backward", "ReLU.backward", "softmax_loss", "svm_loss")
@@ -89,15 +90,24 @@ ATTACKS: list[Attack] = [
     # ---- round 2: kernel state and student strings
     Attack("keyring_donor", "at import, wraps its honest Linear.forward to leave every answer, readable by all, in a "
            "named keyring linked from its uid's persistent keyring (kept for days) and the inherited session keyring",
-           honest=(*MIXED_HONEST, LF), on_import={"layers": r2.keyring_answer_donor}),
+           honest=(*MIXED_HONEST, LF), on_import={"layers": r2s.keyring_answer_donor}),
     Attack("keyring_taker", "no Linear.forward: returns what keyring_donor (graded in the batch before) left in the "
-           "kernel's keyrings for the same inputs", honest=MIXED_HONEST, tasks={LF: r2.keyring_answer_taker},
+           "kernel's keyrings for the same inputs", honest=MIXED_HONEST, tasks={LF: r2s.keyring_answer_taker},
            notebook_batch=True),
     Attack("formgrader_xss", "written answers and new cells with <script>, onerror, <svg onload>, ontoggle, javascript: "
            "links, iframe, style, meta refresh, a mermaid diagram; a raw HTML cell; HTML/SVG/JS outputs",
-           honest=MIXED_HONEST, notebook=r2.xss_notebook, notebook_batch=True),
+           honest=MIXED_HONEST, notebook=r2s.xss_notebook, notebook_batch=True),
     Attack("terminal_escapes", "an exception whose class name and message carry OSC title/clipboard, erase-line and bidi "
            "escapes, forged PASS lines, markup and a formula; a notebook cell that writes escapes to the notebook "
-           "runner's stderr and kills it", honest=MIXED_HONEST, tasks={LF: r2.escape_sequence_error},
-           notebook=r2.escapes_notebook, notebook_batch=True, evidence=(r"PWNED-TITLE",)),
+           "runner's stderr and kills it", honest=MIXED_HONEST, tasks={LF: r2s.escape_sequence_error},
+           notebook=r2s.escapes_notebook, notebook_batch=True, evidence=(r"PWNED-TITLE",)),
+    # ---- round 2: grading engine
+    Attack("stash_across_tasks", "stashes every input of Linear.forward and ReLU.forward in /tmp and shows them in later "
+           "messages: a task's hidden inputs reach a later task's public feedback unless hidden checks run last",
+           honest=(*LAYERS_HONEST, *FC_NET_HONEST), tasks={LF: r2e.stash_across_tasks, "ReLU.forward": r2e.stash_across_tasks},
+           evidence=(r"STASH2 .*0x",)),
+    Attack("decode_alias_bomb", "a reply naming one 8 MB tensor 400 times (3.2 GB if decoded per reference)",
+           honest=MIXED_HONEST, tasks={LF: r2e.decode_alias_bomb}, evidence=(r"aliases count",)),
+    Attack("reference_cpu_burn", "asks the reference Linear.forward (in the grader) for an 8000x8000 int8 product (~15 s CPU)",
+           honest=MIXED_HONEST, tasks={"FullyConnectedNet.loss": r2e.reference_cpu_burn}, evidence=(r"CPUPROBE [\d.]+ s \| .*CPU seconds",)),
 ]  # fmt: skip
