@@ -24,6 +24,8 @@ def all_mutants() -> list[Mutant]:
 
 
 MUTANTS = all_mutants()
+#: Hints that name a confirmed cause: each may reach its own mutant only (never another's).
+CAUSE_HINTS = {m.hint for m in MUTANTS if m.hint}
 REFERENCE = load_reference()
 CHECKS = registry.load_checks()
 
@@ -67,11 +69,13 @@ def test_mutant_is_caught(mutant: Mutant, tmp_path: Path, runner: CheckRunner):
     assert not missed, (
         f"{mutant.name} ({mutant.why}) was not caught by {sorted(missed)}; failing: {sorted(failed)}"
     )
+    messages = [r.message for r in results if not r.passed]
     if mutant.hint:
-        messages = [r.message for r in results if not r.passed]
         assert any(mutant.hint in m for m in messages), (
             f"no message names the cause {mutant.hint!r}: {messages}"
         )
+    wrong = [hint for hint in CAUSE_HINTS - {mutant.hint} if any(hint in m for m in messages)]
+    assert not wrong, f"{mutant.name} is told a cause that is not its bug: {wrong}"
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ from grader.checks.reference import load_reference
 from grader.checks.runner import CheckRunner
 from grader.release.stubs import find_regions
 from tests.mutants import edited_lib, warm_runner
+from tests.test_mutants import CAUSE_HINTS
 from tests.variants import Variant
 
 
@@ -94,5 +95,7 @@ def test_variant_earns_full_marks(variant: Variant, tmp_path: Path, runner: Chec
     unexpected = {check: message for check, message in failed.items() if check not in rules}
     assert not unexpected, f"{variant.name} ({variant.why}) is correct but fails: {unexpected}"
     assert set(failed) == set(rules), f"{variant.name} should lose {sorted(rules)}, loses {sorted(failed)}"
+    causes = [hint for hint in CAUSE_HINTS if any(hint in message for message in failed.values())]
+    assert not causes, f"{variant.name} is correct but is told a bug's cause: {causes}"
     for check, rule in rules.items():
         assert rule in failed[check], f"{check}'s message does not quote the rule {rule!r}: {failed[check]}"

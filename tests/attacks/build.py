@@ -99,12 +99,12 @@ def module_source(module: str, attack: Attack, params: Mapping[str, Any]) -> str
         out.extend(lines[position : region.begin - 1])
         marker = lines[region.begin - 1]
         indent = marker[: len(marker) - len(marker.lstrip())]
-        if region.task in attack.honest:
-            out.extend(lines[region.begin : region.end - 1])
-        elif region.task in attack.tasks:
+        if region.task in attack.tasks:  # the payload, even where the task is also honest
             payload = attack.tasks[region.task]
             used.append(payload)
             out.append(f"{indent}return {payload.__name__}(dict(locals()))\n")
+        elif region.task in attack.honest:
+            out.extend(lines[region.begin : region.end - 1])
         else:
             out.append(
                 f'{indent}raise NotImplementedError("{not_implemented_message(region.task, module)}")\n'

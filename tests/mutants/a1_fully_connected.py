@@ -362,6 +362,7 @@ MUTANTS = [
         "loss = loss + self.reg * ((W1 * W1).sum() + (W2 * W2).sum())",
         caught_by=("two_layer_loss_autograd", "two_layer_loss_reg_images"),
         why="drops the factor 0.5 of the L2 term",
+        hint="did you drop the factor 0.5?",
     ),
     Mutant(
         "two_layer_regularises_biases",

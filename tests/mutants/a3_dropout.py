@@ -318,5 +318,6 @@ MUTANTS = [
             "dropout_forward_x_unchanged",
         ),
         "the old non-inverted dropout: kept units unscaled in training, test mode multiplies by 1 - p",
+        hint="they are not scaled",
     ),
 ]

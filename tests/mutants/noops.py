@@ -13,9 +13,9 @@ from grader.checks.tasks import TASKS
 from tests.mutants import Mutant, region_edit
 
 
-def noop(task: str, kind: str, body: str) -> Mutant:
+def noop(task: str, kind: str, body: str, hint: str = "") -> Mutant:
     """A mutant whose region of ``task`` is ``body`` (indented like the region); it must fail
-    every check of the task."""
+    every check of the task (``hint``: a confirmed cause its messages name)."""
     old, new = region_edit(task, body)
     caught = tuple(sorted(c.name for c in registry.load_checks() if c.task.name == task))
     return Mutant(
@@ -25,6 +25,7 @@ def noop(task: str, kind: str, body: str) -> Mutant:
         new,
         caught,
         f"{task}: {kind}",
+        hint=hint,
     )
 
 
@@ -56,7 +57,7 @@ MUTANTS = [
     ),
     noop("softmax_loss", "zeros", _ZERO_LOSS),
     noop("svm_loss", "zeros", _ZERO_LOSS),
-    noop("Dropout.forward", "identity", "return x, (mode, None)"),
+    noop("Dropout.forward", "identity", "return x, (mode, None)", hint="they are not scaled"),
     noop("Dropout.forward", "zeros", "return torch.zeros_like(x), (mode, None)"),
     noop("Dropout.backward", "identity", "return dout"),
     noop("Dropout.backward", "zeros", "return torch.zeros_like(dout)"),
