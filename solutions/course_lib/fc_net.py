@@ -307,10 +307,10 @@ class FullyConnectedNet(_Checkpointable):
         caches = []
         out = X
         for i in range(1, L):
-            W, b = self.params[f"W{i}"], self.params[f"b{i}"]
             if self.normalization is None:
-                out, cache = Linear_ReLU.forward(out, W, b)
+                out, cache = Linear_ReLU.forward(out, self.params[f"W{i}"], self.params[f"b{i}"])
             else:
+                W, b = self.params[f"W{i}"], self.params[f"b{i}"]
                 gamma, beta = self.params[f"gamma{i}"], self.params[f"beta{i}"]
                 out, cache = Linear_Norm_ReLU.forward(
                     out, W, b, gamma, beta, self.norm_params[i - 1], self.normalization

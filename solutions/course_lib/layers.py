@@ -570,9 +570,9 @@ class Linear_Norm_ReLU:
         normalization, linear_cache, norm_cache, relu_cache = cache
         da_norm = ReLU.backward(dout, relu_cache)
         if normalization == "batchnorm":
-            da, dgamma, dbeta = BatchNorm.backward_alt(da_norm, norm_cache)
+            da_linear, dgamma, dbeta = BatchNorm.backward_alt(da_norm, norm_cache)
         else:
-            da, dgamma, dbeta = LayerNorm.backward(da_norm, norm_cache)
-        dx, dw, db = Linear.backward(da, linear_cache)
+            da_linear, dgamma, dbeta = LayerNorm.backward(da_norm, norm_cache)
+        dx, dw, db = Linear.backward(da_linear, linear_cache)
         return dx, dw, db, dgamma, dbeta
         ### END SOLUTION
