@@ -208,6 +208,10 @@ class FullyConnectedNet(_Checkpointable):
         "reg",
         "weight_scale",
     )
+    #: Class-level defaults (no normalization) for models created without ``__init__``, such as
+    #: checkpoints saved before the normalization options existed.
+    normalization: str | None = None
+    norm_params: list[dict[str, Any]] | tuple[()] = ()
 
     def __init__(
         self,
@@ -257,7 +261,7 @@ class FullyConnectedNet(_Checkpointable):
         if seed is not None:
             self.dropout_param["seed"] = seed
         self.normalization = normalization
-        self.norm_params: list[dict[str, Any]] = []
+        self.norm_params = []
         if normalization is not None:
             self.norm_params = [{"mode": "train"} for _ in range(self.num_layers - 1)]
         # TODO (FullyConnectedNet.__init__): store W1..WL and b1..bL in self.params (see the class

@@ -360,19 +360,21 @@ class BatchNorm:
         mode = bn_param["mode"]
         if mode not in ("train", "test"):
             raise ValueError(f"batchnorm mode must be 'train' or 'test', got {mode!r}")
-        eps = bn_param.get("eps", 1e-5)
-        momentum = bn_param.get("momentum", 0.9)
-        N, D = x.shape
-        if mode == "train" and N < 2:
+        if mode == "train" and x.shape[0] < 2:
             raise ValueError(
                 "batchnorm in train mode needs at least 2 examples (the running variance is unbiased)"
             )
+        # TODO (BatchNorm.forward): read eps and momentum (with their defaults) and the running
+        # statistics (create them in bn_param if absent). In train mode normalise with the batch
+        # mean and BIASED variance and update the running averages (unbiased variance, momentum =
+        # weight of the old value); in test mode normalise with the running averages. Scale by
+        # gamma, shift by beta.
+        ### BEGIN SOLUTION
+        eps = bn_param.get("eps", 1e-5)
+        momentum = bn_param.get("momentum", 0.9)
+        N, D = x.shape
         running_mean = bn_param.setdefault("running_mean", torch.zeros(D, dtype=x.dtype, device=x.device))
         running_var = bn_param.setdefault("running_var", torch.ones(D, dtype=x.dtype, device=x.device))
-        # TODO (BatchNorm.forward): in train mode normalise with the batch mean and BIASED variance
-        # and update the running averages (unbiased variance, momentum = weight of the old value);
-        # in test mode normalise with the running averages. Scale by gamma, shift by beta.
-        ### BEGIN SOLUTION
         if mode == "train":
             mu = x.mean(dim=0)
             var = ((x - mu) ** 2).mean(dim=0)
@@ -469,9 +471,10 @@ class LayerNorm:
         - out: (N, D) output.
         - cache: (x, x_hat, mu, var, gamma, eps).
         """
-        eps = ln_param.get("eps", 1e-5)
-        # TODO (LayerNorm.forward): normalise every row with its own mean and biased variance.
+        # TODO (LayerNorm.forward): normalise every row with its own mean and biased variance
+        # (eps = ln_param.get("eps", 1e-5)).
         ### BEGIN SOLUTION
+        eps = ln_param.get("eps", 1e-5)
         mu = x.mean(dim=1, keepdim=True)
         var = ((x - mu) ** 2).mean(dim=1, keepdim=True)
         x_hat = (x - mu) / torch.sqrt(var + eps)

@@ -168,6 +168,12 @@ MUTANTS = [
         "bn_running_var_keeps_std", "layers", "var * (N / (N - 1))", "(var * (N / (N - 1))).sqrt()",
         BN_RUNNING, "the running average keeps the standard deviation instead of the variance",
     ),
+    Mutant(
+        "bn_running_var_created_as_zeros", "layers",
+        'bn_param.setdefault("running_var", torch.ones(', 'bn_param.setdefault("running_var", torch.zeros(',
+        ("batchnorm_forward_train", "batchnorm_forward_matches_torch", "batchnorm_forward_sequence"),
+        "the running variance starts at 0 instead of 1",
+    ),
     # -- BatchNorm.backward ---------------------------------------------------------------------
     Mutant(
         "bnb_missing_mean_term", "layers", "dx = dcentred + dmu / N  # mu = mean(x)", "dx = dcentred",
