@@ -58,5 +58,6 @@ TASKS: dict[str, Task] = {
     "get_three_layer_network_params": Task("get_three_layer_network_params", "fc_net"),
     "get_five_layer_network_params": Task("get_five_layer_network_params", "fc_net"),
     "create_solver_instance": Task("create_solver_instance", "fc_net", recorders=("fc_net.TwoLayerNet",)),
+    "get_capstone_config": Task("get_capstone_config", "fc_net"),
     **{name: Task(name, "optim") for name in _OPTIMIZER_TASKS},
 }

@@ -38,6 +38,7 @@ __all__ = [
     "ReLU",
     "TwoLayerNet",
     "create_solver_instance",
+    "get_capstone_config",
     "get_five_layer_network_params",
     "get_three_layer_network_params",
     "softmax_loss",
@@ -434,4 +435,50 @@ def create_solver_instance(
         verbose=False,
     )
     return solver
+    ### END SOLUTION
+
+
+def get_capstone_config() -> dict[str, Any]:
+    """Return the configuration of the best fully-connected network you can train (assignment 4).
+
+    The grader trains it itself, with the REFERENCE implementation of every layer, optimizer and
+    the given Solver, so only the configuration counts, not your code. Keys (plain Python values):
+
+    - 'hidden_dims': list of 1 to 4 ints, each 1..1024;
+    - 'normalization': None, 'batchnorm' or 'layernorm' (optional, default None);
+    - 'dropout': float in [0, 0.9] (optional, default 0.0);
+    - 'reg': float in [0, 1] (optional, default 0.0);
+    - 'weight_scale': float in (0, 10];
+    - 'update_rule': 'sgd', 'sgd_momentum', 'nesterov_momentum', 'adagrad', 'rmsprop', 'adam' or 'adamw';
+    - 'learning_rate': float in (0, 10];
+    - 'lr_decay': float in (0, 1] (optional, default 1.0);
+    - 'batch_size': int in 32..512;
+    - 'num_epochs': int in 1..20.
+
+    Budget: at most 100,000 parameters (weights, biases, gamma and beta). Any other key, a missing
+    required key, a value of the wrong type or out of range, or a network over budget earns no
+    points (the message says why).
+
+    Protocol: ``load_digits(num_training=1280)`` (its default seed, split and float32);
+    for seed s in 0, 1, 2: ``torch.manual_seed(s)``, ``FullyConnectedNet(hidden_dims, input_dim=64,
+    num_classes=10, ...)`` and ``Solver(model, data, update_rule=..., optim_config={'learning_rate':
+    ...}, lr_decay=..., batch_size=..., num_epochs=..., seed=s)``; ``solver.train()`` keeps the
+    parameters of the best validation epoch; the score is the mean accuracy over the three seeds on the
+    300 TEST images, which the grader alone uses. Points: mean test accuracy >= 0.90, >= 0.95 and
+    >= 0.965, one point each.
+    """
+    # TODO (get_capstone_config): choose the architecture and the training settings.
+    ### BEGIN SOLUTION
+    return {
+        "hidden_dims": [256, 128],
+        "normalization": "batchnorm",
+        "dropout": 0.1,
+        "reg": 0.0,
+        "weight_scale": 0.05,
+        "update_rule": "adam",
+        "learning_rate": 2e-3,
+        "lr_decay": 0.95,
+        "batch_size": 64,
+        "num_epochs": 20,
+    }
     ### END SOLUTION

@@ -106,6 +106,7 @@ NET_TRAIN = (
     "batchnorm_net_loss_and_grads", "layernorm_net_loss_and_grads", "batchnorm_net_with_dropout",
     "layernorm_net_float32",
 )  # fmt: skip
+CAPSTONE = ("capstone_accuracy_090", "capstone_accuracy_095", "capstone_accuracy_0965")
 NET_INIT = ("norm_net_init_batchnorm", "norm_net_init_layernorm", "norm_net_init_single_hidden_layer")
 
 MUTANTS = [
@@ -344,5 +345,23 @@ MUTANTS = [
         "            if self.use_dropout:\n                out, dropout_cache = Dropout.forward",
         "            if self.use_dropout and self.normalization is None:\n                out, dropout_cache = Dropout.forward",
         ("batchnorm_net_with_dropout",), "dropout does not compose with normalization",
+    ),
+    # -- capstone ----------------------------------------------------------------------------------
+    Mutant(
+        "capstone_claims_accuracy", "fc_net", '"num_epochs": 20,\n    }', '"num_epochs": 20,\n        "accuracy": 0.99,\n    }',
+        (*CAPSTONE, "capstone_config_valid"), "the configuration reports an accuracy instead of letting the grader measure it",
+    ),
+    Mutant(
+        "capstone_over_budget", "fc_net", '"hidden_dims": [256, 128],', '"hidden_dims": [512, 256],',
+        (*CAPSTONE, "capstone_config_valid"), "a network over the parameter budget",
+    ),
+    Mutant(
+        "capstone_learning_rate_too_small", "fc_net", '"learning_rate": 2e-3,', '"learning_rate": 1e-6,',
+        CAPSTONE, "a learning rate far too small to train in 20 epochs",
+    ),
+    Mutant(
+        "capstone_plain_sgd", "fc_net", '"update_rule": "adam",\n        "learning_rate": 2e-3,',
+        '"update_rule": "sgd",\n        "learning_rate": 5e-3,',
+        ("capstone_accuracy_095", "capstone_accuracy_0965"), "plain SGD with a small step: trains, but not to the top scores",
     ),
 ]  # fmt: skip

@@ -3,6 +3,9 @@ batch size 1 for layernorm, test-mode sandwiches, dropout composed with batchnor
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import torch
 
 from grader.checks import compare
@@ -27,6 +30,7 @@ from grader.checks.public.a4_normalization import (
     run_sandwich_backward,
     run_sandwich_forward,
     running_stats,
+    student_config,
 )
 from grader.checks.registry import check
 
@@ -204,3 +208,81 @@ def layernorm_net_float32(ctx: Context) -> None:
 def layernorm_net_test_scores(ctx: Context) -> None:
     """Layernorm in test mode (y=None): the same per-example normalization, no running statistics."""
     run_net_test(ctx, net_settings([5, 5], 4, 3, "layernorm", 0.0, None, 0.0), (3, 4))
+
+
+# -- capstone: the grader trains the configuration with the reference implementation -----------------
+CAPSTONE_SEEDS = (0, 1, 2)
+#: Wall-clock limit of one training run (the budget keeps an honest run far below it).
+CAPSTONE_TIME_LIMIT = 120.0
+_capstone_scores: dict[str, float] = {}
+
+
+def capstone_accuracy(ctx: Context, config: dict[str, Any]) -> float:
+    """Mean test accuracy of ``config`` trained by the reference over CAPSTONE_SEEDS (memoised per config:
+    the same configuration always gets the same training)."""
+    key = json.dumps(config, sort_keys=True)
+    if key not in _capstone_scores:
+        ref = ctx.reference
+        if ref is None:
+            raise RuntimeError(
+                "the capstone is trained with the reference implementation: solutions/ is missing"
+            )
+        data = ref.data.load_digits(num_training=1280)
+        accuracies = [_train_once(ref, config, data, seed) for seed in CAPSTONE_SEEDS]
+        _capstone_scores[key] = sum(accuracies) / len(accuracies)
+    return _capstone_scores[key]
+
+
+def _train_once(ref: Any, config: dict[str, Any], data: dict[str, Any], seed: int) -> float:
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # tiny matrices: one thread is fastest and leaves the other worker alone
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            model = ref.fc_net.FullyConnectedNet(
+                list(config["hidden_dims"]), input_dim=64, num_classes=10, dropout=config["dropout"],
+                reg=config["reg"], weight_scale=config["weight_scale"], normalization=config["normalization"],
+            )  # fmt: skip
+            solver = ref.solver.Solver(
+                model, data, update_rule=getattr(ref.optim, config["update_rule"]),
+                optim_config={"learning_rate": config["learning_rate"]}, lr_decay=config["lr_decay"],
+                batch_size=config["batch_size"], num_epochs=config["num_epochs"], verbose=False, seed=seed,
+            )  # fmt: skip
+            solver.train(time_limit=CAPSTONE_TIME_LIMIT)
+            scores = model.loss(data["X_test"])
+    finally:
+        torch.set_num_threads(threads)
+    if not bool(torch.isfinite(scores).all()):
+        return 0.0  # diverged: the best parameters still give NaN scores
+    return float((scores.argmax(dim=1) == data["y_test"]).double().mean())
+
+
+def run_capstone(ctx: Context, threshold: float) -> None:
+    config = student_config(ctx)
+    accuracy = capstone_accuracy(ctx, config)
+    compare.that(
+        accuracy >= threshold,
+        "get_capstone_config(), trained by the grader",
+        f"reaches a mean test accuracy of {accuracy:.4f} over seeds {list(CAPSTONE_SEEDS)}; this point needs "
+        f">= {threshold:g}.",
+        "compare configurations on the validation set in the notebook (depth, width, normalization, "
+        "learning rate, epochs).",
+    )
+
+
+@check(task="get_capstone_config", points=1)
+def capstone_accuracy_090(ctx: Context) -> None:
+    """Trained by the grader: mean test accuracy >= 0.90."""
+    run_capstone(ctx, 0.90)
+
+
+@check(task="get_capstone_config", points=1)
+def capstone_accuracy_095(ctx: Context) -> None:
+    """Trained by the grader: mean test accuracy >= 0.95."""
+    run_capstone(ctx, 0.95)
+
+
+@check(task="get_capstone_config", points=1)
+def capstone_accuracy_0965(ctx: Context) -> None:
+    """Trained by the grader: mean test accuracy >= 0.965."""
+    run_capstone(ctx, 0.965)
