@@ -32,20 +32,20 @@ TOLERANCE = {torch.float64: F64, torch.float32: F32}
 BN_CACHE_HINT = "the cache is (x, x_hat, mu, var, gamma, eps) with the (D,) statistics used to normalise."
 LN_CACHE_HINT = "the cache is (x, x_hat, mu, var, gamma, eps) with mu and var of shape (N, 1)."
 BN_TRAIN_HINT = (
-    "train mode: mu = x.mean(dim=0), var = ((x - mu) ** 2).mean(dim=0) (biased), "
-    "x_hat = (x - mu) / sqrt(var + eps), out = gamma * x_hat + beta."
+    "train mode normalises every column with its own mean and BIASED variance over the N examples, "
+    "with eps inside the square root, then scales by gamma and shifts by beta."
 )
 RUNNING_HINT = (
-    "in train mode running = momentum * running + (1 - momentum) * batch statistic, with the "
-    "UNBIASED variance var * N / (N - 1) for running_var; test mode leaves them unchanged."
+    "in train mode each running statistic keeps momentum times its old value plus (1 - momentum) times the "
+    "batch's; running_var takes the UNBIASED batch variance (factor N / (N - 1)); test mode leaves both unchanged."
 )
 LN_HINT = (
-    "each ROW is normalised over its D features: mu = x.mean(dim=1, keepdim=True), biased var over "
-    "dim=1, x_hat = (x - mu) / sqrt(var + eps), out = gamma * x_hat + beta; no running statistics."
+    "layernorm normalises each ROW over its D features (its own mean and biased variance, kept with shape "
+    "(N, 1)), then scales and shifts per feature; it keeps no running statistics."
 )
 GRAD_HINT = (
-    "dgamma = (dout * x_hat).sum(dim=0) and dbeta = dout.sum(dim=0) sum over the examples; dx has "
-    "terms through x_hat, through the mean and through the variance."
+    "dgamma and dbeta sum over the examples (dim 0), dgamma weighted by x_hat; dx has terms through x_hat, "
+    "through the mean and through the variance."
 )
 
 NORM_TARGETS = {"batchnorm": "BatchNorm", "layernorm": "LayerNorm"}
@@ -410,13 +410,15 @@ def run_sandwich_backward(ctx: Context, kind: str, input_shape: tuple[int, ...],
     """The student's Linear_Norm_ReLU.backward on a cache of the reference forward."""
     seed = seed_of(ctx.check.name)
     x, w, b, gamma, beta = sandwich_problem(input_shape, M, seed, dtype)
-    cache = sandwich_cache(kind, x, w, b, gamma, beta)
-    dout = dout_like(torch.empty(input_shape[0], M, dtype=dtype), seed + 2)
+    sandwich = sandwich_cache(kind, x, w, b, gamma, beta)
+    upstream = dout_like(torch.empty(input_shape[0], M, dtype=dtype), seed + 2)
     case = f"{kind}, x of shape {tuple(input_shape)}, M={M}, cache of a train-mode forward"
-    result = ctx.student.call("layers.Linear_Norm_ReLU.backward", dout, cache)
-    expected = ctx.expected("grads", lambda ref: list(ref.layers.Linear_Norm_ReLU.backward(dout, cache)))
+    result = ctx.student.call("layers.Linear_Norm_ReLU.backward", upstream, sandwich)
+    expected = ctx.expected(
+        "grads", lambda ref: list(ref.layers.Linear_Norm_ReLU.backward(upstream, sandwich))
+    )
     compare.structure(result, tuple, 5, f"value returned by backward ({case})",
-                      hint="return dx, dw, db, dgamma, dbeta.")  # fmt: skip
+                      hint="return the five gradients in the documented order (x, w, b, gamma, beta).")  # fmt: skip
     for got, want, name in zip(result, expected, ("dx", "dw", "db", "dgamma", "dbeta"), strict=True):
         compare.tensor(got, want, f"{name} ({case})", dtype=dtype, **TOLERANCE[dtype],
                        hint="backward in reverse order: ReLU.backward, the normalization's backward, "
@@ -671,7 +673,7 @@ def batchnorm_net_test_scores(ctx: Context) -> None:
     run_net_test(ctx, net_settings([6, 4], 5, 3, "batchnorm", 0.0, None, 0.0), (4, 5))
 
 
-def autograd_norm_net(params: dict[str, torch.Tensor], X: torch.Tensor, y: torch.Tensor, normalization: str,
+def autograd_norm_net(params: dict[str, torch.Tensor], X: torch.Tensor, y: torch.Tensor, kind: str,
                       reg: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
     """The oracle: the same network written with torch.nn.functional and autograd."""
     leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
@@ -680,7 +682,7 @@ def autograd_norm_net(params: dict[str, torch.Tensor], X: torch.Tensor, y: torch
     for i in range(1, L):
         a = out @ leaves[f"W{i}"] + leaves[f"b{i}"]
         gamma, beta = leaves[f"gamma{i}"], leaves[f"beta{i}"]
-        if normalization == "batchnorm":
+        if kind == "batchnorm":
             a = torch.nn.functional.batch_norm(a, None, None, gamma, beta, True, 0.1, 1e-5)
         else:
             a = torch.nn.functional.layer_norm(a, (a.shape[1],), gamma, beta, 1e-5)
