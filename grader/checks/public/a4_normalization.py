@@ -2,9 +2,12 @@
 
 The layers are compared with the reference (stored outputs) and with ``torch.nn.functional``'s
 batch_norm / layer_norm and autograd as independent oracles. Backward checks receive caches built
-here by the documented recipe, never the student's forward. The sandwich layer and the network run
-on the reference layers (no cascade); a batchnorm's running statistics are read back from the
-student's ``bn_param`` dict after the call.
+here by the documented recipe, never the student's forward. ``BatchNorm.forward``'s running
+statistics are read back from the student's ``bn_param`` dict after the call. The sandwich layer and
+the network run on the reference layers (no cascade); those run in the grader on a copy of the dict
+they are given, so their updates of the running statistics never reach the student's dicts: checks
+of these tasks give running statistics and test the test-mode output instead of a train-then-test
+sequence. The capstone's configuration is validated here; its training runs at grading time.
 """
 
 from __future__ import annotations
