@@ -1,7 +1,9 @@
 """Training step: reference FullyConnectedNet + Solver (Adam) vs torch.nn + torch.optim.Adam.
 
 Both train the same architecture on the same float32 data with the same per-epoch permutation
-minibatches; the ratio is project time / torch time per iteration (target <= 1.0).
+minibatches; the ratio is project time / torch time per iteration (target <= 1.0). Cases: no
+dropout, dropout 0.5, and batchnorm / layernorm in every hidden layer (``torch.nn.BatchNorm1d`` /
+``torch.nn.LayerNorm`` between each Linear and its ReLU on the torch side).
 
     python -m bench.train_step            # full measurement
     python -m bench.train_step --quick    # smoke mode (CI)
@@ -21,13 +23,18 @@ from grader.checks.reference import ReferenceLib
 SHAPES = {"cifar": (3072, [512, 512]), "digits": (64, [512, 512])}
 BATCH = 128
 EVAL = 256
+#: (dropout, normalization) of each measured case.
+CASES = [(0.0, None), (0.5, None), (0.0, "batchnorm"), (0.0, "layernorm")]
+TORCH_NORMS = {"batchnorm": nn.BatchNorm1d, "layernorm": nn.LayerNorm}
 
 
-def project_trainer(ref: ReferenceLib, X: torch.Tensor, y: torch.Tensor, hidden: list[int], dropout: float):
+def project_trainer(ref: ReferenceLib, X: torch.Tensor, y: torch.Tensor, hidden: list[int], dropout: float,
+                    normalization: str | None = None):  # fmt: skip
     """One call = one epoch of ``Solver.train()`` (N / 128 iterations plus its accuracy checks)."""
     model = ref.fc_net.FullyConnectedNet(
-        hidden, input_dim=X.shape[1], num_classes=10, dropout=dropout, weight_scale=1e-2, seed=0
-    )
+        hidden, input_dim=X.shape[1], num_classes=10, dropout=dropout, weight_scale=1e-2, seed=0,
+        normalization=normalization,
+    )  # fmt: skip
     data = {"X_train": X, "y_train": y, "X_val": X[:EVAL], "y_val": y[:EVAL]}
     solver = ref.solver.Solver(
         model, data, update_rule="adam", optim_config={"learning_rate": 1e-3}, batch_size=BATCH,
@@ -41,12 +48,14 @@ def project_trainer(ref: ReferenceLib, X: torch.Tensor, y: torch.Tensor, hidden:
     return epoch
 
 
-def torch_trainer(X: torch.Tensor, y: torch.Tensor, hidden: list[int], dropout: float):
+def torch_trainer(X: torch.Tensor, y: torch.Tensor, hidden: list[int], dropout: float,
+                  normalization: str | None = None):  # fmt: skip
     """The same epoch with torch.nn, autograd and torch.optim.Adam, and the same accuracy checks."""
     layers: list[nn.Module] = []
     sizes = [X.shape[1], *hidden]
     for fan_in, fan_out in itertools.pairwise(sizes):
-        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
+        norm = [TORCH_NORMS[normalization](fan_out)] if normalization else []
+        layers += [nn.Linear(fan_in, fan_out), *norm, nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
     model = nn.Sequential(*layers, nn.Linear(sizes[-1], 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
@@ -86,20 +95,20 @@ def main() -> None:
         f"torch {torch.__version__}, {args.threads} thread(s), batch {BATCH}, float32, epochs of {iters} iterations, median of {repeats}"
     )
     for shape, (dim, hidden) in SHAPES.items():
-        for dropout in (0.0, 0.5):
+        for dropout, normalization in CASES:
             generator = torch.Generator().manual_seed(0)
             X = torch.randn(examples, dim, generator=generator)
             y = torch.randint(0, 10, (examples,), generator=generator)
             candidates = {
-                "project": project_trainer(ref, X, y, hidden, dropout),
-                "torch": torch_trainer(X, y, hidden, dropout),
+                "project": project_trainer(ref, X, y, hidden, dropout, normalization),
+                "torch": torch_trainer(X, y, hidden, dropout, normalization),
             }
             for run in candidates.values():
                 run()  # warm-up
             medians = interleaved_medians(candidates, repeats)
             per_iter = {name: 1e3 * t / iters for name, t in medians.items()}
             print(
-                f"{shape:>6} {dim}->{'->'.join(map(str, hidden))}->10 dropout {dropout}: "
+                f"{shape:>6} {dim}->{'->'.join(map(str, hidden))}->10 dropout {dropout} {normalization or '':9}: "
                 f"project {per_iter['project']:.3f} ms/iter, torch {per_iter['torch']:.3f} ms/iter, "
                 f"ratio {per_iter['project'] / per_iter['torch']:.2f}"
             )

@@ -22,19 +22,23 @@ from typing import Any
 
 import torch
 
-from .layers import Dropout, Linear, Linear_ReLU, ReLU, softmax_loss
+from .layers import BatchNorm, Dropout, LayerNorm, Linear, Linear_Norm_ReLU, Linear_ReLU, ReLU, softmax_loss
 from .solver import Solver
 
 # The layer names are listed so that they are module attributes on purpose: the models look them
 # up here at call time, which lets the grader substitute reference layers.
 __all__ = [
+    "BatchNorm",
     "Dropout",
     "FullyConnectedNet",
+    "LayerNorm",
     "Linear",
+    "Linear_Norm_ReLU",
     "Linear_ReLU",
     "ReLU",
     "TwoLayerNet",
     "create_solver_instance",
+    "get_capstone_config",
     "get_five_layer_network_params",
     "get_three_layer_network_params",
     "softmax_loss",
@@ -147,15 +151,23 @@ class TwoLayerNet(_Checkpointable):
 
 
 class FullyConnectedNet(_Checkpointable):
-    """Fully-connected network with any number of hidden layers and optional dropout.
+    """Fully-connected network with any number of hidden layers, optional normalization and dropout.
 
     Architecture, for L = len(hidden_dims) + 1 layers::
 
-        {Linear - ReLU - [Dropout]} x (L - 1) - Linear - softmax
+        {Linear - [BatchNorm | LayerNorm] - ReLU - [Dropout]} x (L - 1) - Linear - softmax
 
-    A Dropout layer follows every ReLU when ``use_dropout`` (never after the last Linear).
+    A Dropout layer follows every ReLU when ``use_dropout`` (never after the last Linear). With
+    ``normalization`` ('batchnorm' or 'layernorm') every hidden layer is a ``Linear_Norm_ReLU``
+    (the normalization sits between the Linear and the ReLU; the output layer is never normalised).
     Parameters: ``W1 .. WL`` and ``b1 .. bL``; with dims = [input_dim, *hidden_dims, num_classes],
-    ``Wi`` is (dims[i-1], dims[i]) and ``bi`` is (dims[i],).
+    ``Wi`` is (dims[i-1], dims[i]) and ``bi`` is (dims[i],). With normalization also
+    ``gamma1 .. gamma(L-1)`` (ones) and ``beta1 .. beta(L-1)`` (zeros), each (dims[i],); they are
+    not regularised (the L2 term covers the weights ``Wi`` only).
+
+    ``self.norm_params`` is a list of L - 1 dicts (one per hidden layer; empty without
+    normalization), each passed to that layer's normalization (batchnorm keeps its running
+    statistics in it); ``loss`` sets their ``'mode'`` like the dropout mode.
 
     ``self.dropout_param`` is the dict passed to every Dropout layer:
     ``{'mode': 'train' | 'test', 'p': dropout}`` plus ``'seed': seed`` when a seed is given; ``loss``
@@ -170,9 +182,15 @@ class FullyConnectedNet(_Checkpointable):
         "num_layers",
         "use_dropout",
         "dropout_param",
+        "normalization",
+        "norm_params",
         "reg",
         "weight_scale",
     )
+    #: Class-level defaults (no normalization) for models created without ``__init__``, such as
+    #: checkpoints saved before the normalization options existed.
+    normalization: str | None = None
+    norm_params: list[dict[str, Any]] | tuple[()] = ()
 
     def __init__(
         self,
@@ -185,6 +203,7 @@ class FullyConnectedNet(_Checkpointable):
         seed: int | None = None,
         dtype: torch.dtype = torch.float,
         device: Any = "cpu",
+        normalization: str | None = None,
     ):
         """Initialise the network.
 
@@ -200,7 +219,11 @@ class FullyConnectedNet(_Checkpointable):
           initialisation is reproducible and the global RNG is untouched), and the dropout layers
           use this seed too.
         - dtype, device: of every parameter; the inputs X given to ``loss`` must match.
+        - normalization: None, 'batchnorm' or 'layernorm'; adds gamma{i} (ones) and beta{i}
+          (zeros) for every hidden layer i = 1 .. L - 1.
         """
+        if normalization is not None and normalization not in ("batchnorm", "layernorm"):
+            raise ValueError(f"normalization must be None, 'batchnorm' or 'layernorm', got {normalization!r}")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must satisfy 0 <= dropout < 1, got {dropout}")
         self.hidden_dims = list(hidden_dims)
@@ -216,9 +239,14 @@ class FullyConnectedNet(_Checkpointable):
         self.dropout_param: dict[str, Any] = {"mode": "train", "p": dropout}
         if seed is not None:
             self.dropout_param["seed"] = seed
+        self.normalization = normalization
+        self.norm_params = []
+        if normalization is not None:
+            self.norm_params = [{"mode": "train"} for _ in range(self.num_layers - 1)]
         # TODO (FullyConnectedNet.__init__): store W1..WL and b1..bL in self.params (see the class
         # docstring for the shapes). Weights ~ N(0, weight_scale ** 2), biases zero, with dtype and
         # device. When seed is not None draw the weights from a torch.Generator seeded with seed.
+        # With normalization also gamma1..gamma(L-1) (ones) and beta1..beta(L-1) (zeros).
         raise NotImplementedError("FullyConnectedNet.__init__ is not implemented yet (course_lib/fc_net.py, TODO FullyConnectedNet.__init__)")
 
     def loss(self, X: torch.Tensor, y: torch.Tensor | None = None):
@@ -229,13 +257,18 @@ class FullyConnectedNet(_Checkpointable):
         - y: (N,) int64 labels, or None.
 
         Returns:
-        - if y is None (test mode: dropout is the identity): scores, (N, C) tensor;
+        - if y is None (test mode: dropout is the identity, batchnorm uses its running
+          statistics): scores, (N, C) tensor;
         - otherwise (train mode) a tuple (loss, grads): loss is a 0-dim tensor (softmax loss +
           L2 term) and grads maps each key of self.params to the gradient of the loss.
         """
         self.dropout_param["mode"] = "test" if y is None else "train"
+        for norm_param in self.norm_params:
+            norm_param["mode"] = self.dropout_param["mode"]
         # TODO (FullyConnectedNet.loss): forward pass through the L - 1 hidden layers (Linear_ReLU,
-        # then Dropout with self.dropout_param when self.use_dropout) and the last Linear, keeping
+        # or Linear_Norm_ReLU with gamma{i}, beta{i}, self.norm_params[i - 1] and
+        # self.normalization when normalising; then Dropout with self.dropout_param when
+        # self.use_dropout) and the last Linear, keeping
         # every cache; return the scores when y is None. Otherwise compute the softmax loss plus the
         # L2 term, backpropagate through the layers in reverse order, add reg * W to each weight
         # gradient and return loss, grads.
@@ -295,3 +328,36 @@ def create_solver_instance(
     """
     # TODO (create_solver_instance): create the model and the Solver and return the solver.
     raise NotImplementedError("create_solver_instance is not implemented yet (course_lib/fc_net.py, TODO create_solver_instance)")
+
+
+def get_capstone_config() -> dict[str, Any]:
+    """Return the configuration of the best fully-connected network you can train (assignment 4).
+
+    The grader trains it itself, with the REFERENCE implementation of every layer, optimizer and
+    the given Solver, so only the configuration counts, not your code. Keys (plain Python values):
+
+    - 'hidden_dims': list of 1 to 4 ints, each 1..1024;
+    - 'normalization': None, 'batchnorm' or 'layernorm' (optional, default None);
+    - 'dropout': float in [0, 0.9] (optional, default 0.0);
+    - 'reg': float in [0, 1] (optional, default 0.0);
+    - 'weight_scale': float in (0, 10];
+    - 'update_rule': 'sgd', 'sgd_momentum', 'nesterov_momentum', 'adagrad', 'rmsprop', 'adam' or 'adamw';
+    - 'learning_rate': float in (0, 10];
+    - 'lr_decay': float in (0, 1] (optional, default 1.0);
+    - 'batch_size': int in 32..512;
+    - 'num_epochs': int in 1..20.
+
+    Budget: at most 100,000 parameters (weights, biases, gamma and beta). Any other key, a missing
+    required key, a value of the wrong type or out of range, or a network over budget earns no
+    points (the message says why).
+
+    Protocol: ``load_digits(num_training=1280)`` (its default seed, split and float32);
+    for seed s in 0, 1, 2: ``torch.manual_seed(s)``, ``FullyConnectedNet(hidden_dims, input_dim=64,
+    num_classes=10, ...)`` and ``Solver(model, data, update_rule=..., optim_config={'learning_rate':
+    ...}, lr_decay=..., batch_size=..., num_epochs=..., seed=s)``; ``solver.train()`` keeps the
+    parameters of the best validation epoch; the score is the mean accuracy over the three seeds on the
+    300 TEST images, which the grader alone uses. Points: mean test accuracy >= 0.90, >= 0.95 and
+    >= 0.965, one point each.
+    """
+    # TODO (get_capstone_config): choose the architecture and the training settings.
+    raise NotImplementedError("get_capstone_config is not implemented yet (course_lib/fc_net.py, TODO get_capstone_config)")

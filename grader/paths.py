@@ -19,7 +19,7 @@ GIVEN_MODULES: tuple[str, ...] = ("__init__", "solver", "gradcheck", "data", "vi
 #: Modules students implement; released as stubs generated from ``solutions/course_lib``.
 TASK_MODULES: tuple[str, ...] = ("layers", "fc_net", "optim")
 #: Assignments, in teaching order.
-ASSIGNMENT_NAMES: tuple[str, ...] = ("a1_fully_connected", "a2_optimizers", "a3_dropout")
+ASSIGNMENT_NAMES: tuple[str, ...] = ("a1_fully_connected", "a2_optimizers", "a3_dropout", "a4_normalization")
 
 
 def interpreter_tools_on_path() -> None:

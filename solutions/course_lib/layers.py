@@ -307,3 +307,279 @@ class Dropout:
         dx = dout * mask
         return dx
         ### END SOLUTION
+
+
+class BatchNorm:
+    """Batch normalization of a minibatch of vectors (Ioffe and Szegedy, 2015).
+
+    Each feature (column) ``j`` of ``x`` is normalised with the statistics of the minibatch in
+    train mode and with running averages in test mode, then scaled and shifted::
+
+        x_hat = (x - mu) / sqrt(var + eps)        # mu, var: (D,), over the N examples
+        out = gamma * x_hat + beta
+
+    Conventions:
+
+    * ``var`` in the normalization is the BIASED variance ``((x - mu) ** 2).mean(dim=0)``;
+    * the running variance keeps the UNBIASED batch variance ``var * N / (N - 1)`` (as
+      ``torch.nn.BatchNorm1d`` does), so train mode needs ``N >= 2`` (``ValueError`` otherwise);
+    * ``momentum`` is the weight of the OLD value (the CS231n convention, default 0.9)::
+
+          running_mean = momentum * running_mean + (1 - momentum) * mu
+          running_var  = momentum * running_var  + (1 - momentum) * var * N / (N - 1)
+
+      (``torch.nn.BatchNorm1d(momentum=m)`` is this rule with ``momentum = 1 - m``).
+
+    ``bn_param`` is a dict with keys
+
+    - ``'mode'``: ``'train'`` or ``'test'`` (required);
+    - ``'eps'``: constant added to the variance, default 1e-5;
+    - ``'momentum'``: default 0.9;
+    - ``'running_mean'``, ``'running_var'``: (D,) tensors. When absent they are created on first
+      use (any mode) as zeros and ones of x's dtype and device and stored in ``bn_param``. They
+      are updated (new tensors assigned to the dict) in train mode only; test mode normalises
+      with them (``mu = running_mean``, ``var = running_var``) and leaves them unchanged.
+
+    Cache layout, in both modes: ``(x, x_hat, mu, var, gamma, eps)`` with ``mu`` and ``var`` the
+    (D,) statistics used to normalise (the batch's biased ones in train mode).
+    """
+
+    @staticmethod
+    def forward(
+        x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, bn_param: dict[str, Any]
+    ) -> tuple[torch.Tensor, Any]:
+        """Forward pass of batch normalization (see the class docstring for the conventions).
+
+        Inputs:
+        - x: (N, D) minibatch.
+        - gamma: (D,) scale.
+        - beta: (D,) shift.
+        - bn_param: dict with 'mode' and optionally 'eps', 'momentum', 'running_mean',
+          'running_var'; the running statistics in it are created and updated as documented.
+
+        Returns a tuple of:
+        - out: (N, D) output.
+        - cache: (x, x_hat, mu, var, gamma, eps).
+        """
+        mode = bn_param["mode"]
+        if mode not in ("train", "test"):
+            raise ValueError(f"batchnorm mode must be 'train' or 'test', got {mode!r}")
+        if mode == "train" and x.shape[0] < 2:
+            raise ValueError(
+                "batchnorm in train mode needs at least 2 examples (the running variance is unbiased)"
+            )
+        # TODO (BatchNorm.forward): read eps and momentum (with their defaults) and the running
+        # statistics (create them in bn_param if absent). In train mode normalise with the batch
+        # mean and BIASED variance and update the running averages (unbiased variance, momentum =
+        # weight of the old value); in test mode normalise with the running averages. Scale by
+        # gamma, shift by beta.
+        ### BEGIN SOLUTION
+        eps = bn_param.get("eps", 1e-5)
+        momentum = bn_param.get("momentum", 0.9)
+        N, D = x.shape
+        running_mean = bn_param.setdefault("running_mean", torch.zeros(D, dtype=x.dtype, device=x.device))
+        running_var = bn_param.setdefault("running_var", torch.ones(D, dtype=x.dtype, device=x.device))
+        if mode == "train":
+            mu = x.mean(dim=0)
+            var = ((x - mu) ** 2).mean(dim=0)
+            bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
+            bn_param["running_var"] = momentum * running_var + (1 - momentum) * var * (N / (N - 1))
+        else:
+            mu, var = running_mean, running_var
+        x_hat = (x - mu) / torch.sqrt(var + eps)
+        out = gamma * x_hat + beta
+        return out, (x, x_hat, mu, var, gamma, eps)
+        ### END SOLUTION
+
+    @staticmethod
+    def backward(dout: torch.Tensor, cache: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Backward pass of batch normalization (train mode), step by step through the graph.
+
+        Work backwards through the intermediate nodes of the forward pass (centred x, variance,
+        standard deviation, its inverse, x_hat) one at a time; remember that mu and var both
+        depend on every example.
+
+        Inputs:
+        - dout: (N, D) upstream gradient.
+        - cache: (x, x_hat, mu, var, gamma, eps) of a train-mode forward.
+
+        Returns a tuple of:
+        - dx: (N, D) gradient with respect to x.
+        - dgamma: (D,) gradient with respect to gamma.
+        - dbeta: (D,) gradient with respect to beta.
+        """
+        # TODO (BatchNorm.backward): backpropagate node by node through the computation graph.
+        ### BEGIN SOLUTION
+        x, x_hat, mu, var, gamma, eps = cache
+        N = x.shape[0]
+        dbeta = dout.sum(dim=0)
+        dgamma = (dout * x_hat).sum(dim=0)
+        centred = x - mu
+        std = torch.sqrt(var + eps)
+        dx_hat = dout * gamma
+        dinv_std = (dx_hat * centred).sum(dim=0)
+        dcentred = dx_hat / std
+        dstd = -dinv_std / std**2
+        dvar = dstd / (2 * std)
+        dcentred = dcentred + 2 * centred * dvar / N  # var = mean(centred ** 2)
+        dmu = -dcentred.sum(dim=0)  # centred = x - mu
+        dx = dcentred + dmu / N  # mu = mean(x)
+        return dx, dgamma, dbeta
+        ### END SOLUTION
+
+    @staticmethod
+    def backward_alt(dout: torch.Tensor, cache: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Backward pass of batch normalization (train mode) from the simplified closed form.
+
+        Same inputs and outputs as ``BatchNorm.backward``. Derive dx on paper first: it can be
+        written in one line from ``dout``, ``x_hat``, ``gamma`` and ``1 / sqrt(var + eps)``, using
+        sums over the batch of ``dout`` and of ``dout * x_hat``.
+        """
+        # TODO (BatchNorm.backward_alt): one expression for dx from the simplified closed form.
+        ### BEGIN SOLUTION
+        _, x_hat, _, var, gamma, eps = cache
+        N = dout.shape[0]
+        dbeta = dout.sum(dim=0)
+        dgamma = (dout * x_hat).sum(dim=0)
+        dx = gamma / (N * torch.sqrt(var + eps)) * (N * dout - dbeta - x_hat * dgamma)
+        return dx, dgamma, dbeta
+        ### END SOLUTION
+
+
+class LayerNorm:
+    """Layer normalization (Ba, Kiros and Hinton, 2016): each EXAMPLE (row) of ``x`` is normalised
+    over its D features, identically in train and test mode (there are no running statistics)::
+
+        x_hat = (x - mu) / sqrt(var + eps)        # mu, var: (N, 1), over the D features
+        out = gamma * x_hat + beta                # gamma, beta: (D,), per feature
+
+    ``var`` is the BIASED variance ``((x - mu) ** 2).mean(dim=1, keepdim=True)``. ``ln_param`` is a
+    dict with the optional key ``'eps'`` (default 1e-5); any other key (such as ``'mode'``) is
+    ignored. Cache layout: ``(x, x_hat, mu, var, gamma, eps)`` with ``mu`` and ``var`` of shape
+    (N, 1).
+    """
+
+    @staticmethod
+    def forward(
+        x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, ln_param: dict[str, Any]
+    ) -> tuple[torch.Tensor, Any]:
+        """Forward pass of layer normalization.
+
+        Inputs:
+        - x: (N, D) minibatch.
+        - gamma: (D,) scale.
+        - beta: (D,) shift.
+        - ln_param: dict, optionally with 'eps'.
+
+        Returns a tuple of:
+        - out: (N, D) output.
+        - cache: (x, x_hat, mu, var, gamma, eps).
+        """
+        # TODO (LayerNorm.forward): normalise every row with its own mean and biased variance
+        # (eps = ln_param.get("eps", 1e-5)).
+        ### BEGIN SOLUTION
+        eps = ln_param.get("eps", 1e-5)
+        mu = x.mean(dim=1, keepdim=True)
+        var = ((x - mu) ** 2).mean(dim=1, keepdim=True)
+        x_hat = (x - mu) / torch.sqrt(var + eps)
+        out = gamma * x_hat + beta
+        return out, (x, x_hat, mu, var, gamma, eps)
+        ### END SOLUTION
+
+    @staticmethod
+    def backward(dout: torch.Tensor, cache: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Backward pass of layer normalization.
+
+        Inputs:
+        - dout: (N, D) upstream gradient.
+        - cache: (x, x_hat, mu, var, gamma, eps) as returned by ``LayerNorm.forward``.
+
+        Returns a tuple of:
+        - dx: (N, D) gradient with respect to x.
+        - dgamma: (D,) gradient with respect to gamma (summed over the examples).
+        - dbeta: (D,) gradient with respect to beta (summed over the examples).
+        """
+        # TODO (LayerNorm.backward): batchnorm's closed form with the roles of the axes swapped
+        # for dx; dgamma and dbeta still sum over the examples.
+        ### BEGIN SOLUTION
+        _, x_hat, _, var, gamma, eps = cache
+        D = dout.shape[1]
+        dbeta = dout.sum(dim=0)
+        dgamma = (dout * x_hat).sum(dim=0)
+        dx_hat = dout * gamma
+        dx = (
+            D * dx_hat - dx_hat.sum(dim=1, keepdim=True) - x_hat * (dx_hat * x_hat).sum(dim=1, keepdim=True)
+        ) / (D * torch.sqrt(var + eps))
+        return dx, dgamma, dbeta
+        ### END SOLUTION
+
+
+NORMALIZATIONS = ("batchnorm", "layernorm")
+
+
+class Linear_Norm_ReLU:
+    """Convenience layer: ``Linear``, then ``BatchNorm`` or ``LayerNorm``, then ``ReLU``."""
+
+    @staticmethod
+    def forward(
+        x: torch.Tensor,
+        w: torch.Tensor,
+        b: torch.Tensor,
+        gamma: torch.Tensor,
+        beta: torch.Tensor,
+        norm_param: dict[str, Any],
+        normalization: str,
+    ) -> tuple[torch.Tensor, Any]:
+        """Forward pass of Linear - normalization - ReLU.
+
+        Inputs:
+        - x: (N, d1, ..., dk) input minibatch.
+        - w: (D, M) weights, D = d1 * ... * dk; b: (M,) biases.
+        - gamma, beta: (M,) scale and shift of the normalization.
+        - norm_param: the bn_param / ln_param dict handed to the normalization layer unchanged
+          (so batchnorm's running statistics land in it).
+        - normalization: 'batchnorm' or 'layernorm' (ValueError otherwise).
+
+        Returns a tuple of:
+        - out: (N, M) output of the ReLU.
+        - cache: (normalization, linear_cache, norm_cache, relu_cache).
+        """
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+        # TODO (Linear_Norm_ReLU.forward): chain Linear.forward, the normalization's forward
+        # (BatchNorm or LayerNorm, with norm_param) and ReLU.forward.
+        ### BEGIN SOLUTION
+        norm = BatchNorm if normalization == "batchnorm" else LayerNorm
+        a, linear_cache = Linear.forward(x, w, b)
+        a_norm, norm_cache = norm.forward(a, gamma, beta, norm_param)
+        out, relu_cache = ReLU.forward(a_norm)
+        return out, (normalization, linear_cache, norm_cache, relu_cache)
+        ### END SOLUTION
+
+    @staticmethod
+    def backward(
+        dout: torch.Tensor, cache: Any
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Backward pass of Linear - normalization - ReLU.
+
+        Inputs:
+        - dout: (N, M) upstream gradient.
+        - cache: (normalization, linear_cache, norm_cache, relu_cache) from the forward pass.
+
+        Returns a tuple of:
+        - dx: gradient with respect to x, same shape as x.
+        - dw: (D, M), db: (M,) gradients of the Linear layer.
+        - dgamma, dbeta: (M,) gradients of the normalization (batchnorm uses BatchNorm.backward_alt).
+        """
+        # TODO (Linear_Norm_ReLU.backward): chain ReLU.backward, the normalization's backward and
+        # Linear.backward.
+        ### BEGIN SOLUTION
+        normalization, linear_cache, norm_cache, relu_cache = cache
+        da_norm = ReLU.backward(dout, relu_cache)
+        if normalization == "batchnorm":
+            da_linear, dgamma, dbeta = BatchNorm.backward_alt(da_norm, norm_cache)
+        else:
+            da_linear, dgamma, dbeta = LayerNorm.backward(da_norm, norm_cache)
+        dx, dw, db = Linear.backward(da_linear, linear_cache)
+        return dx, dw, db, dgamma, dbeta
+        ### END SOLUTION

@@ -16,16 +16,26 @@ _SEEDED_DRAW = (
 _TEST_BACKWARD = '        if mode == "test":\n            return dout.clone()\n'
 
 # The hidden-layer loop of FullyConnectedNet.loss (forward) and its backward counterpart.
-_FORWARD_LOOP = (
-    '            out, cache = Linear_ReLU.forward(out, self.params[f"W{i}"], self.params[f"b{i}"])\n'
+_HIDDEN_LAYER = (
+    "            if self.normalization is None:\n"
+    '                out, cache = Linear_ReLU.forward(out, self.params[f"W{i}"], self.params[f"b{i}"])\n'
+    "            else:\n"
+    '                W, b = self.params[f"W{i}"], self.params[f"b{i}"]\n'
+    '                gamma, beta = self.params[f"gamma{i}"], self.params[f"beta{i}"]\n'
+    "                out, cache = Linear_Norm_ReLU.forward(\n"
+    "                    out, W, b, gamma, beta, self.norm_params[i - 1], self.normalization\n"
+    "                )\n"
+)
+_HIDDEN_DROPOUT = (
     "            dropout_cache = None\n"
     "            if self.use_dropout:\n"
     "                out, dropout_cache = Dropout.forward(out, self.dropout_param)\n"
 )
+_FORWARD_LOOP = _HIDDEN_LAYER + _HIDDEN_DROPOUT
 _BACKWARD_LOOP = (
     "            if self.use_dropout:\n"
     "                dout = Dropout.backward(dout, dropout_cache)\n"
-    "            if i > 1:\n"
+    "            if self.normalization is not None:\n"
 )
 _LOOPS_START = _FORWARD_LOOP + "            caches.append((cache, dropout_cache))\n"
 
@@ -255,10 +265,7 @@ MUTANTS = [
         "dropout_net_on_layer_inputs",
         "fc_net",
         _FORWARD_LOOP,
-        "            dropout_cache = None\n"
-        "            if self.use_dropout:\n"
-        "                out, dropout_cache = Dropout.forward(out, self.dropout_param)\n"
-        '            out, cache = Linear_ReLU.forward(out, self.params[f"W{i}"], self.params[f"b{i}"])\n',
+        _HIDDEN_DROPOUT + _HIDDEN_LAYER,
         (
             "dropout_net_deep_images",
             "dropout_net_loss_and_grads",
