@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import multiprocessing
+import secrets
 import shutil
 import tempfile
 import time
@@ -43,6 +44,7 @@ from grader.runner import host
 from grader.runner.launch import SandboxPolicy
 
 Result = dict[str, Any]
+SECRET = "submission_secret.txt"
 
 
 @dataclass(frozen=True)
@@ -168,10 +170,9 @@ def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Se
             ):
                 results = runner.run(checks)
                 notebook_problems = _grade_notebooks(submission, lib_dir, options, db_url, notebooks)
-        submitted = options.out / "submitted" / submission.student / options.assignment
-        if submitted.exists():
-            shutil.rmtree(submitted)
-        shutil.copytree(submission.root, submitted)
+        secret = write_submitted(submission, options.out / "submitted" / submission.student / options.assignment)
+        autograded = options.out / "autograded" / submission.student / options.assignment
+        write_nbgrader_files(autograded, submission.timestamp, secret)
     result = summarise(submission, results)
     result["problems"] += [f"{name}: {problem}" for name, problem in notebook_problems.items() if problem]
     result.update(
@@ -181,6 +182,42 @@ def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Se
         seconds=round(time.perf_counter() - start, 2),
     )
     return result
+
+
+def write_submitted(submission: Submission, target: Path) -> str:
+    """``submission`` in nbgrader's layout: ``target/<notebook>.ipynb``, the task files beside them
+    (``target/course_lib/<module>.py``), ``timestamp.txt`` and ``submission_secret.txt``; nothing
+    else of the upload. Returns the secret (kept from an earlier grading of this student)."""
+    secret = _secret_of(target)
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for notebook in submission.notebooks:  # student-chosen names: only safe characters on disk
+        shutil.copyfile(notebook, target / f"{untrusted.file_name(notebook.stem)}.ipynb")
+    for name in submission.files:
+        if name.startswith("course_lib/"):
+            (target / "course_lib").mkdir(exist_ok=True)
+            shutil.copyfile(submission.root / name, target / name)
+    write_nbgrader_files(target, submission.timestamp, secret)
+    return secret
+
+
+def _secret_of(folder: Path) -> str:
+    """The submission's secret: nbgrader's release_feedback names the released feedback by it
+    (``nbgrader submit`` makes one per submission; an upload gets one when first graded)."""
+    try:
+        return (folder / SECRET).read_text().strip() or secrets.token_hex(64)
+    except OSError:
+        return secrets.token_hex(64)
+
+
+def write_nbgrader_files(target: Path, timestamp: str | None, secret: str) -> None:
+    """nbgrader's ``timestamp.txt`` and ``submission_secret.txt`` in ``target`` (generate_feedback
+    copies them from ``autograded/`` to ``feedback/``, where release_feedback reads them)."""
+    target.mkdir(parents=True, exist_ok=True)
+    if timestamp is not None:
+        (target / "timestamp.txt").write_text(timestamp)
+    (target / SECRET).write_text(secret)
 
 
 @functools.cache
@@ -301,7 +338,7 @@ def autograde(
             executor.shutdown()
     results = _collect(options)
     reports.write_grades_csv(
-        results, gradebook.manual_scores(db_url, options.assignment), options.out / "grades.csv"
+        results, gradebook.manual_scores(db_url, options.assignment), reports.grades_csv(options.out)
     )
     summary = {
         "assignment": options.assignment,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import paths, untrusted
+from grader.autograde import reports
 from grader.autograde.batch import BatchOptions, autograde
 from grader.runner.launch import SandboxPolicy, bwrap_path
 
@@ -33,8 +34,8 @@ def print_table(results: list[dict[str, Any]], out: Path) -> None:
         print(f"{students[id(result)]:<{width}}  {score:>9}  {problems}")
     print(
         f"\ngradebook: {out / 'gradebook.db'}  (formgrader: cd {out} && jupyter lab)\n"
-        f"grades:    {out / 'grades.csv'}\nfeedback:  {out / 'feedback'}/<student>/\n"
-        f"gradescope:{out / 'gradescope'}/<student>/results.json\nsummary:   {out / 'summary.json'}"
+        f"grades:    {reports.grades_csv(out)}\nfeedback:  {reports.exports(out) / 'feedback'}/<student>/\n"
+        f"gradescope:{reports.exports(out) / 'gradescope'}/<student>/results.json\nsummary:   {out / 'summary.json'}"
     )
 
 
