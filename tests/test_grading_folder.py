@@ -137,5 +137,8 @@ def test_nbgrader_feedback_tools_work_and_keep_our_exports(course: Path):
         assert (course / "exports" / "gradescope" / student / "results.json").is_file()
         secret = (course / "submitted" / student / ASSIGNMENT / "submission_secret.txt").read_text()
         html = outbound / f"{notebook_hash(secret=secret, notebook_id=ASSIGNMENT)}.html"
-        assert html.read_bytes() == (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_bytes()
+        assert (
+            html.read_bytes()
+            == (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_bytes()
+        )
     assert (course / "exports" / "grades.csv").is_file()

@@ -170,7 +170,9 @@ def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Se
             ):
                 results = runner.run(checks)
                 notebook_problems = _grade_notebooks(submission, lib_dir, options, db_url, notebooks)
-        secret = write_submitted(submission, options.out / "submitted" / submission.student / options.assignment)
+        secret = write_submitted(
+            submission, options.out / "submitted" / submission.student / options.assignment
+        )
         autograded = options.out / "autograded" / submission.student / options.assignment
         write_nbgrader_files(autograded, submission.timestamp, secret)
     result = summarise(submission, results)

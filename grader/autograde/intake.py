@@ -156,9 +156,7 @@ def copy_folder(folder: Path, student: str, assignment: str, dest: Path) -> Subm
     return submission
 
 
-def submission_time(
-    manifest: str | None, zip_entry: tuple[int, ...] | None, upload: Path
-) -> str:
+def submission_time(manifest: str | None, zip_entry: tuple[int, ...] | None, upload: Path) -> str:
     """When ``upload`` was submitted, in nbgrader's ``timestamp.txt`` format (UTC).
 
     The manifest's timestamp when ``grader submit`` wrote one (a time without zone is read as
