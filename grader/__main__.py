@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     autograde.add_argument("--no-execute", action="store_true", help="do not re-run notebooks (keep outputs)")
     autograde.add_argument("--db-url", help="nbgrader gradebook URL (default: sqlite gradebook.db in --out)")
     autograde.add_argument("--force", action="store_true", help="regrade uploads already graded")
+    autograde.add_argument(
+        "--roster",
+        metavar="CSV",
+        help="class list: id, first name, last name, email (LMS export headers accepted)",
+    )
     autograde.set_defaults(module="grader.autograde.cli")
 
     bundle = commands.add_parser("bundle", help="write the student release folder (nothing hidden in it)")

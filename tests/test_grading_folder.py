@@ -22,6 +22,7 @@ import pytest
 from grader import paths
 from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.intake import submission_time
+from grader.autograde.roster import RosterStudent
 from grader.demo import ASSIGNMENT, _student_files, _zip
 from grader.runner.launch import SandboxPolicy
 
@@ -71,9 +72,17 @@ def grade_class(tmp: Path, **extra: Any) -> tuple[Path, list[dict[str, Any]]]:
     return out, results
 
 
+ROSTER = (
+    RosterStudent("ada", "Ada", "Lovelace", "ada@example.edu"),
+    RosterStudent("ben", "Ben", "Bitdiddle", None),
+    RosterStudent("cy", None, None, None),
+    RosterStudent("dee", "Dee", "Absent", "dee@example.edu"),  # on the roster, nothing uploaded
+)
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out, _ = grade_class(tmp_path_factory.mktemp("grading"))
+    out, _ = grade_class(tmp_path_factory.mktemp("grading"), roster=ROSTER)
     return out
 
 
@@ -142,3 +151,12 @@ def test_nbgrader_feedback_tools_work_and_keep_our_exports(course: Path):
             == (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_bytes()
         )
     assert (course / "exports" / "grades.csv").is_file()
+
+
+def test_the_roster_fills_nbgraders_students(course: Path):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        stored = {s.id: RosterStudent(s.id, s.first_name, s.last_name, s.email) for s in gradebook.students}
+        assert stored == {student.id: student for student in ROSTER}
+        assert len(gradebook.find_assignment(ASSIGNMENT).submissions) == 3

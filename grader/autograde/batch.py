@@ -37,6 +37,7 @@ from grader.autograde.notebooks import (
     sanitize_outputs,
     trusted_metadata,
 )
+from grader.autograde.roster import RosterStudent
 from grader.checks import callbacks, registry
 from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
 from grader.checks.runner import CheckResult, CheckRunner, submission_lib
@@ -60,6 +61,8 @@ class BatchOptions:
     #: Wall-clock seconds for all checks of one upload (None: unlimited). A submission that hangs
     #: at import would otherwise cost every check's timeout plus a sandbox restart per check.
     check_budget: float | None = 600.0
+    #: The class list (names, emails) for nbgrader's students; see :mod:`grader.autograde.roster`.
+    roster: tuple[RosterStudent, ...] = ()
 
 
 def upload_digest(upload: Path) -> str:
@@ -306,6 +309,7 @@ def autograde(
     try:
         db_url = gradebook.prepare(options.out, options.assignment, options.db_url)
         notebooks = gradebook.notebook_names(db_url, options.assignment)
+        gradebook.add_roster(db_url, options.roster)
         futures = {
             executor.submit(grade_upload, upload, options, db_url, notebooks): upload for upload in pending
         }

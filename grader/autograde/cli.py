@@ -9,6 +9,7 @@ from typing import Any
 from grader import paths, untrusted
 from grader.autograde import reports
 from grader.autograde.batch import BatchOptions, autograde
+from grader.autograde.roster import RosterError, RosterStudent, read_roster
 from grader.runner.launch import SandboxPolicy, bwrap_path
 
 
@@ -39,6 +40,16 @@ def print_table(results: list[dict[str, Any]], out: Path) -> None:
     )
 
 
+def _roster(path: str | None) -> tuple[RosterStudent, ...]:
+    """The roster's students (none without ``--roster``); each rejected row is printed."""
+    if path is None:
+        return ()
+    students, rejected = read_roster(Path(path))
+    for message in rejected:
+        print(untrusted.terminal(message))
+    return tuple(students)
+
+
 def main(args: Any) -> int:
     if args.assignment not in paths.ASSIGNMENT_NAMES:
         print(f"unknown assignment {args.assignment!r}")
@@ -53,6 +64,11 @@ def main(args: Any) -> int:
             "isolation, limited only by rlimits and a private working directory. Install bubblewrap.",
             file=sys.stderr,
         )
+    try:
+        roster = _roster(args.roster)
+    except RosterError as error:
+        print(untrusted.terminal(f"roster refused: {error}"))
+        return 2
     options = BatchOptions(
         assignment=args.assignment,
         out=Path(args.out),
@@ -60,6 +76,7 @@ def main(args: Any) -> int:
         execute_notebooks=not args.no_execute,
         force=args.force,
         db_url=args.db_url,
+        roster=roster,
     )
     results = autograde(expand(args.submissions), options, workers=args.workers)
     print_table(results, options.out)

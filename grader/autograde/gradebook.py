@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 import shutil
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 from grader import paths
+from grader.autograde.roster import RosterStudent
 from grader.checks.tasks import TASKS
 
 CONFIG = """\
@@ -120,6 +122,18 @@ def record(
                     grade.auto_score = None
                     grade.needs_manual_grade = grade.manual_score is None
         gradebook.db.commit()
+
+
+def add_roster(url: str, students: Iterable[RosterStudent]) -> None:
+    """Create or update nbgrader's students with the roster's names and emails (already
+    neutralised by :mod:`grader.autograde.roster`); students absent from the roster are kept."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url) as gradebook:
+        for student in students:
+            gradebook.update_or_create_student(
+                student.id, first_name=student.first_name, last_name=student.last_name, email=student.email
+            )
 
 
 def _parse_timestamp(timestamp: object) -> object:
