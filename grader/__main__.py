@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CSV",
         help="class list: id, first name, last name, email (LMS export headers accepted)",
     )
+    autograde.add_argument(
+        "--deadline",
+        metavar="WHEN",
+        help="due date (e.g. '2026-03-01 23:59 UTC'): later submissions are late, as nbgrader marks them",
+    )
     autograde.set_defaults(module="grader.autograde.cli")
 
     bundle = commands.add_parser("bundle", help="write the student release folder (nothing hidden in it)")

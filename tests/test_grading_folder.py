@@ -35,6 +35,8 @@ EXPECTED_TIMES = {
     "ben": "2026-02-03 04:05:06.000000 UTC",
     "cy": "2026-01-02 03:04:05.000000 UTC",
 }
+#: ada (manifest: 2026-03-01 11:30 UTC) is late; ben and cy are not.
+DEADLINE = dt.datetime(2026, 2, 15, 23, 59)
 TASK_FILES = {f"course_lib/{module}.py" for module in paths.TASK_MODULES}
 
 
@@ -82,7 +84,7 @@ ROSTER = (
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out, _ = grade_class(tmp_path_factory.mktemp("grading"), roster=ROSTER)
+    out, _ = grade_class(tmp_path_factory.mktemp("grading"), roster=ROSTER, deadline=DEADLINE)
     return out
 
 
@@ -160,3 +162,16 @@ def test_the_roster_fills_nbgraders_students(course: Path):
         stored = {s.id: RosterStudent(s.id, s.first_name, s.last_name, s.email) for s in gradebook.students}
         assert stored == {student.id: student for student in ROSTER}
         assert len(gradebook.find_assignment(ASSIGNMENT).submissions) == 3
+
+
+def test_the_deadline_marks_late_submissions_the_nbgrader_way(course: Path):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        assert gradebook.find_assignment(ASSIGNMENT).duedate == DEADLINE
+        late = {
+            student: gradebook.find_submission(ASSIGNMENT, student).total_seconds_late
+            for student in EXPECTED_TIMES
+        }
+    expected_ada = (dt.datetime(2026, 3, 1, 11, 30) - DEADLINE).total_seconds()
+    assert late == pytest.approx({"ada": expected_ada, "ben": 0.0, "cy": 0.0})

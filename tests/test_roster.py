@@ -102,3 +102,20 @@ def test_cli_refuses_an_unusable_roster_before_grading(tmp_path: Path, capsys: p
     assert cli.main(args) == 2
     assert "roster refused: the roster has no student id column" in capsys.readouterr().out
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_refuses_an_unreadable_deadline(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    args = build_parser().parse_args(
+        [
+            "autograde",
+            "a1_fully_connected",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out"),
+            "--deadline",
+            "soon",
+        ]
+    )
+    assert cli.main(args) == 2
+    assert "--deadline refused: not a date and time: 'soon'" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()

@@ -10,6 +10,7 @@ it skips every upload whose result is already recorded for the same bytes.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import hashlib
 import json
@@ -63,6 +64,8 @@ class BatchOptions:
     check_budget: float | None = 600.0
     #: The class list (names, emails) for nbgrader's students; see :mod:`grader.autograde.roster`.
     roster: tuple[RosterStudent, ...] = ()
+    #: The due date (naive UTC, as nbgrader stores it); None leaves the gradebook's as it is.
+    deadline: datetime.datetime | None = None
 
 
 def upload_digest(upload: Path) -> str:
@@ -310,6 +313,8 @@ def autograde(
         db_url = gradebook.prepare(options.out, options.assignment, options.db_url)
         notebooks = gradebook.notebook_names(db_url, options.assignment)
         gradebook.add_roster(db_url, options.roster)
+        if options.deadline is not None:
+            gradebook.set_deadline(db_url, options.assignment, options.deadline)
         futures = {
             executor.submit(grade_upload, upload, options, db_url, notebooks): upload for upload in pending
         }

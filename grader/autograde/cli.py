@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import paths, untrusted
-from grader.autograde import reports
+from grader.autograde import gradebook, reports
 from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.roster import RosterError, RosterStudent, read_roster
 from grader.runner.launch import SandboxPolicy, bwrap_path
@@ -69,6 +69,11 @@ def main(args: Any) -> int:
     except RosterError as error:
         print(untrusted.terminal(f"roster refused: {error}"))
         return 2
+    try:
+        deadline = None if args.deadline is None else gradebook.parse_deadline(args.deadline)
+    except ValueError as error:
+        print(untrusted.terminal(f"--deadline refused: {error}"))
+        return 2
     options = BatchOptions(
         assignment=args.assignment,
         out=Path(args.out),
@@ -77,6 +82,7 @@ def main(args: Any) -> int:
         force=args.force,
         db_url=args.db_url,
         roster=roster,
+        deadline=deadline,
     )
     results = autograde(expand(args.submissions), options, workers=args.workers)
     print_table(results, options.out)

@@ -10,6 +10,7 @@ touched, so re-running a batch updates in place.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import shutil
 import warnings
@@ -134,6 +135,26 @@ def add_roster(url: str, students: Iterable[RosterStudent]) -> None:
             gradebook.update_or_create_student(
                 student.id, first_name=student.first_name, last_name=student.last_name, email=student.email
             )
+
+
+def parse_deadline(text: str) -> dt.datetime:
+    """An instructor's ``--deadline`` (ISO or nbgrader's format; UTC unless a zone is given) as the
+    naive UTC datetime nbgrader stores. Raises ValueError with the reason."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        return parse_utc(text)
+    except (ValueError, OverflowError) as error:
+        raise ValueError(f"not a date and time: {text!r} (e.g. '2026-03-01 23:59 UTC')") from error
+
+
+def set_deadline(url: str, assignment: str, deadline: dt.datetime) -> None:
+    """nbgrader's due date of ``assignment``: a submission whose timestamp is later is late
+    (``Submission.total_seconds_late``; formgrader and ``nbgrader export`` show it)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url) as gradebook:
+        gradebook.update_or_create_assignment(assignment, duedate=deadline)
 
 
 def _parse_timestamp(timestamp: object) -> object:
