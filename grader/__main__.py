@@ -80,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     autograde.set_defaults(module="grader.autograde.cli")
 
+    export = commands.add_parser(
+        "export",
+        help="rewrite grades.csv, feedback and Gradescope files from the gradebook (after manual grading)",
+    )
+    export.add_argument("assignment", metavar="ASSIGNMENT")
+    export.add_argument("--out", required=True, help="the grading folder autograde wrote")
+    export.add_argument("--db-url", help="nbgrader gradebook URL (default: sqlite gradebook.db in --out)")
+    export.set_defaults(module="grader.autograde.export")
+
     bundle = commands.add_parser("bundle", help="write the student release folder (nothing hidden in it)")
     bundle.add_argument("--student", action="store_true", help="the student bundle (the only kind)")
     bundle.add_argument("--out", required=True, help="folder to create")

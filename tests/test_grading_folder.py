@@ -175,3 +175,30 @@ def test_the_deadline_marks_late_submissions_the_nbgrader_way(course: Path):
         }
     expected_ada = (dt.datetime(2026, 3, 1, 11, 30) - DEADLINE).total_seconds()
     assert late == pytest.approx({"ada": expected_ada, "ben": 0.0, "cy": 0.0})
+
+
+def test_export_regenerates_the_exports_with_manual_grades(course: Path):
+    import csv
+    import shutil
+
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        grades = gradebook.find_submission(ASSIGNMENT, "ada").notebooks[0].grades
+        answer = next(g for g in grades if g.cell.cell_type == "markdown")
+        answer.manual_score = 1.5  # as a grader saves it in formgrader
+        gradebook.db.commit()
+    shutil.rmtree(course / "exports")
+    process = subprocess.run(
+        [sys.executable, "-m", "grader", "export", ASSIGNMENT, "--out", str(course)],
+        cwd=paths.REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert process.returncode == 0, process.stdout + process.stderr
+    with (course / "exports" / "grades.csv").open(newline="") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert set(rows) == set(EXPECTED_TIMES)
+    assert rows["ada"]["manual"] == "1.5" and rows["ben"]["manual"] == ""
+    assert float(rows["ada"]["total"]) == float(rows["ada"]["autograded"]) + 1.5
+    for student in EXPECTED_TIMES:
+        assert (course / "exports" / "feedback" / student / ASSIGNMENT / "feedback.md").is_file()
+        assert (course / "exports" / "gradescope" / student / "results.json").is_file()

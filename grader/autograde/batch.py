@@ -347,7 +347,7 @@ def autograde(
     finally:
         if own_executor and executor is not None:
             executor.shutdown()
-    results = _collect(options)
+    results = _collect(options.out, options.assignment)
     reports.write_grades_csv(
         results, gradebook.manual_scores(db_url, options.assignment), reports.grades_csv(options.out)
     )
@@ -365,10 +365,22 @@ def autograde(
     return results
 
 
-def _collect(options: BatchOptions) -> list[Result]:
+def _collect(out: Path, assignment: str) -> list[Result]:
     results = []
-    for path in sorted((options.out / "results").glob("*.json")):
+    for path in sorted((out / "results").glob("*.json")):
         result = json.loads(path.read_text())
-        if result.get("assignment") == options.assignment:
+        if result.get("assignment") == assignment:
             results.append(result)
+    return results
+
+
+def export(out: Path, assignment: str, db_url: str | None = None) -> list[Result]:
+    """Rewrite every export of ``assignment`` in the grading folder ``out`` from its stored results
+    and the gradebook (manual grades given in formgrader since the batch ran included); returns
+    the results."""
+    results = _collect(out, assignment)
+    for result in results:
+        reports.write_student(result, out)
+    manual = gradebook.manual_scores(db_url or gradebook.db_url(out), assignment)
+    reports.write_grades_csv(results, manual, reports.grades_csv(out))
     return results
