@@ -127,6 +127,8 @@ def test_submission_time_falls_back_from_manifest_to_zip_to_mtime(tmp_path: Path
     assert submission_time("2026-03-01T11:30:00", ZIP_TIME, upload) == EXPECTED_TIMES["ada"]
     assert submission_time("not a date", ZIP_TIME, upload) == EXPECTED_TIMES["ben"]
     assert submission_time("9" * 100, None, upload) == EXPECTED_TIMES["cy"]
+    assert submission_time("0001-01-01T00:00:00+01:00", None, upload) == EXPECTED_TIMES["cy"]
+    assert submission_time("9999-12-31T23:59:59-01:00", (1979, 1, 1, 0, 0, 0), upload) == EXPECTED_TIMES["cy"]
 
 
 def test_nbgrader_feedback_tools_work_and_keep_our_exports(course: Path):

@@ -161,26 +161,37 @@ def submission_time(manifest: str | None, zip_entry: tuple[int, ...] | None, upl
 
     The manifest's timestamp when ``grader submit`` wrote one (a time without zone is read as
     UTC), else the newest zip entry's time (zip stores local time without zone: read as UTC, as
-    an LMS server writes it), else the upload's modification time.
+    an LMS server writes it), else the upload's modification time, else now. A time outside
+    1980-2199 is not believed (zip's own range starts in 1980).
     """
-    when = None
-    if manifest is not None and len(manifest) <= 64:
-        try:
-            when = dt.datetime.fromisoformat(manifest.replace("Z", "+00:00"))
-        except ValueError:
-            when = None
-    if when is None and zip_entry is not None:
-        try:
-            when = dt.datetime(*zip_entry)
-        except (TypeError, ValueError):
-            when = None
-    if when is None:
-        try:
-            when = dt.datetime.fromtimestamp(upload.stat().st_mtime, dt.UTC)
-        except (OSError, ValueError, OverflowError):  # gone, or a forged mtime out of range
-            when = dt.datetime.now(dt.UTC)
-    when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
-    return when.strftime(TIMESTAMP_FORMAT)
+    for when in (_manifest_time(manifest), _zip_time(zip_entry), _modified_time(upload)):
+        if when is not None and 1980 <= when.year < 2200:
+            return when.strftime(TIMESTAMP_FORMAT)
+    return dt.datetime.now(dt.UTC).strftime(TIMESTAMP_FORMAT)
+
+
+def _manifest_time(text: str | None) -> dt.datetime | None:
+    if text is None or len(text) > 64:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _zip_time(entry: tuple[int, ...] | None) -> dt.datetime | None:
+    try:
+        return None if entry is None else dt.datetime(*entry, tzinfo=dt.UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _modified_time(upload: Path) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromtimestamp(upload.stat().st_mtime, dt.UTC)
+    except (OSError, ValueError, OverflowError):  # gone, or a forged mtime out of range
+        return None
 
 
 def _newest_file(folder: Path) -> Path:
