@@ -204,3 +204,19 @@ def test_export_regenerates_the_exports_with_manual_grades(course: Path):
     for student in EXPECTED_TIMES:
         assert (course / "exports" / "feedback" / student / ASSIGNMENT / "feedback.md").is_file()
         assert (course / "exports" / "gradescope" / student / "results.json").is_file()
+
+
+def test_a_rerun_rewrites_every_export_and_regrades_an_older_layout(course: Path):
+    import shutil
+
+    shutil.rmtree(course / "exports")
+    old_layout = course / "submitted" / "ben" / ASSIGNMENT
+    (old_layout / "timestamp.txt").unlink()  # as a grading folder from before nbgrader's layout
+    options = BatchOptions(ASSIGNMENT, course, policy=SandboxPolicy(use_bwrap=False), execute_notebooks=False)
+    with ThreadPoolExecutor(1) as executor:
+        autograde(sorted((course.parent / "uploads").iterdir()), options, executor=executor)
+    summary = json.loads((course / "summary.json").read_text())
+    assert (summary["graded_now"], summary["skipped_unchanged"]) == (1, 2)
+    assert (old_layout / "timestamp.txt").read_text() == EXPECTED_TIMES["ben"]
+    for student in EXPECTED_TIMES:
+        assert (course / "exports" / "feedback" / student / ASSIGNMENT / "feedback.html").is_file()

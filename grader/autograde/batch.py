@@ -292,10 +292,12 @@ def _done(upload: Path, options: BatchOptions) -> bool:
     except ValueError:
         return False
     crashed = any(str(p).startswith("grading failed") for p in stored.get("problems", []))
+    submitted = options.out / "submitted" / record_id_for(upload) / options.assignment
     return (
         stored.get("upload_sha256") == upload_digest(upload)
         and stored.get("assignment") == options.assignment
         and not crashed  # a grader failure (a worker killed ...) is retried, not kept as the grade
+        and (submitted / "timestamp.txt").is_file()  # graded before nbgrader's layout: regraded once
     )
 
 
@@ -347,10 +349,8 @@ def autograde(
     finally:
         if own_executor and executor is not None:
             executor.shutdown()
-    results = _collect(options.out, options.assignment)
-    reports.write_grades_csv(
-        results, gradebook.manual_scores(db_url, options.assignment), reports.grades_csv(options.out)
-    )
+    # every student's exports, the skipped ones too (manual grades given since, an older layout)
+    results = export(options.out, options.assignment, db_url)
     summary = {
         "assignment": options.assignment,
         "students": len(results),
