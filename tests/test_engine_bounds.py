@@ -43,9 +43,11 @@ def test_hidden_checks_run_after_every_public_check_in_their_own_sessions(monkey
     checks = registry.select(registry.load_checks(), ["a1_fully_connected"], tasks=tasks)
     assert {c.visibility for c in checks} == {"public", "hidden"}
     order: list[tuple[str, str, int]] = []
+    seen: list[Any] = []  # kept alive, so that no two sessions share an id()
     original = runner_module._run_one
 
     def spy(check: registry.Check, session: Any, *args: Any) -> str:
+        seen.append(session)
         order.append((check.visibility, check.task.name, id(session)))
         return original(check, session, *args)
 
@@ -236,6 +238,9 @@ def test_a_session_that_keeps_calling_back_after_the_budget_ends(tmp_path: Path)
     )
     (task_dir / "fc_net.py").write_text(source)
     assemble_lib(task_dir, tmp_path / "lib")
+    worker = callbacks.shared_worker()
+    if not worker.alive():  # started here, so that its start-up is not part of the 1 s
+        worker.start()
     sandbox = Sandbox(tmp_path / "lib", LOCAL, callbacks.Callbacks(budget=1.0))
     reference = load_reference()
     assert reference is not None
