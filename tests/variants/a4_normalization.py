@@ -371,4 +371,102 @@ _NORM_LOSS = [
     ),
 ]
 
-VARIANTS = _BN_FORWARD + _BN_BACKWARD + _BN_BACKWARD_ALT + _LAYERNORM + _SANDWICH + _NORM_INIT + _NORM_LOSS
+# The documented cache layout is a rule: another layout loses the checks that read the cache (the
+# forward's) or hand the documented one to backward, and every such message quotes the layout.
+_CACHE_RULE = "the cache is (x, x_hat, mu, var, gamma, eps)"
+#: every check of BatchNorm.forward, .backward and .backward_alt, public and hidden
+_BN_CACHE_CHECKS = (
+    "batchnorm_forward_train",
+    "batchnorm_forward_running_update",
+    "batchnorm_forward_test_mode",
+    "batchnorm_forward_matches_torch",
+    "batchnorm_forward_float32",
+    "batchnorm_forward_sequence",
+    "batchnorm_forward_x_unchanged",
+    "batchnorm_backward_reference",
+    "batchnorm_backward_autograd",
+    "batchnorm_backward_float32",
+    "batchnorm_backward_dout_unchanged",
+    "batchnorm_backward_alt_reference",
+    "batchnorm_backward_alt_autograd",
+    "batchnorm_backward_alt_float32",
+    "batchnorm_backward_alt_dout_unchanged",
+)
+#: every check of LayerNorm.forward and .backward
+_LN_CACHE_CHECKS = (
+    "layernorm_forward_reference",
+    "layernorm_forward_test_mode",
+    "layernorm_forward_matches_torch",
+    "layernorm_forward_single_example",
+    "layernorm_forward_float32_x_unchanged",
+    "layernorm_backward_reference",
+    "layernorm_backward_autograd",
+    "layernorm_backward_float32",
+    "layernorm_backward_dout_unchanged",
+)
+_CACHE_LAYOUTS = [
+    rewrite(
+        "bn_cache_private_dict",
+        "layers",
+        "a private dict cache (x_hat, inv_std, gamma) shared by forward, backward and backward_alt",
+        (
+            "BatchNorm.forward",
+            _BN_HEAD
+            + 'running_mean = bn_param.setdefault("running_mean", torch.zeros(D, dtype=x.dtype, device=x.device))\n'
+            'running_var = bn_param.setdefault("running_var", torch.ones(D, dtype=x.dtype, device=x.device))\n'
+            'if mode == "train":\n'
+            "    mu, var = x.mean(dim=0), x.var(dim=0, unbiased=False)\n"
+            '    bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu\n'
+            '    bn_param["running_var"] = momentum * running_var + (1 - momentum) * var * N / (N - 1)\n'
+            "else:\n    mu, var = running_mean, running_var\n"
+            "inv_std = 1 / torch.sqrt(var + eps)\nx_hat = (x - mu) * inv_std\n"
+            'return gamma * x_hat + beta, {"x_hat": x_hat, "inv_std": inv_std, "gamma": gamma}',
+        ),
+        (
+            "BatchNorm.backward",
+            'x_hat, inv_std, gamma = cache["x_hat"], cache["inv_std"], cache["gamma"]\n'
+            "dx_hat = dout * gamma\n"
+            "dx = inv_std * (dx_hat - dx_hat.mean(0) - x_hat * (dx_hat * x_hat).mean(0))\n"
+            "return dx, (dout * x_hat).sum(0), dout.sum(0)",
+        ),
+        (
+            "BatchNorm.backward_alt",
+            'x_hat, inv_std, gamma = cache["x_hat"], cache["inv_std"], cache["gamma"]\n'
+            "N = dout.shape[0]\ndbeta, dgamma = dout.sum(0), (dout * x_hat).sum(0)\n"
+            "return gamma * inv_std / N * (N * dout - dbeta - x_hat * dgamma), dgamma, dbeta",
+        ),
+        loses=[(check, _CACHE_RULE) for check in _BN_CACHE_CHECKS],
+    ),
+    rewrite(
+        "ln_cache_private_triple",
+        "layers",
+        "a private cache (x_hat, gamma, inv_std) for layernorm",
+        (
+            "LayerNorm.forward",
+            'eps = ln_param.get("eps", 1e-5)\n'
+            "mu = x.mean(dim=1, keepdim=True)\n"
+            "inv_std = torch.rsqrt(((x - mu) ** 2).mean(dim=1, keepdim=True) + eps)\n"
+            "x_hat = (x - mu) * inv_std\n"
+            "return gamma * x_hat + beta, (x_hat, gamma, inv_std)",
+        ),
+        (
+            "LayerNorm.backward",
+            "x_hat, gamma, inv_std = cache\n"
+            "dx_hat = dout * gamma\n"
+            "dx = inv_std * (dx_hat - dx_hat.mean(1, keepdim=True) - x_hat * (dx_hat * x_hat).mean(1, keepdim=True))\n"
+            "return dx, (dout * x_hat).sum(0), dout.sum(0)",
+        ),
+        loses=[(check, _CACHE_RULE) for check in _LN_CACHE_CHECKS],
+    ),
+]
+
+VARIANTS = (
+    _BN_FORWARD
+    + _BN_BACKWARD
+    + _BN_BACKWARD_ALT
+    + _LAYERNORM
+    + _SANDWICH
+    + _NORM_INIT
+    + _NORM_LOSS
+    + _CACHE_LAYOUTS
+)

@@ -14,6 +14,7 @@ from grader.checks.context import Context
 from grader.checks.public.a4_normalization import (
     GRAD_HINT,
     affine,
+    call_backward,
     case_name,
     compare_forward,
     dout_like,
@@ -97,7 +98,7 @@ def run_dout_unchanged(ctx: Context, kind: str, target: str) -> None:
     cache, dout = norm_cache(kind, x, gamma, 1e-5), dout_like(x, seed + 2)
     handle = ctx.student.keep(dout)
     case = f"x of shape (5, 4), cache of a {kind} forward"
-    result = ctx.student.call(f"layers.{target}", handle, cache)
+    result = call_backward(ctx, kind, target, handle, cache, case)
     compare_unchanged(ctx, handle, dout, f"dout after the call ({case})",
                       "dout must not be modified in place: compute gamma * dout into a new tensor.")  # fmt: skip
     expected = ctx.expected("grads", lambda ref: list(ref.resolve(f"layers.{target}")(dout, cache)))

@@ -249,6 +249,23 @@ def autograd_norm(kind: str, x: torch.Tensor, gamma: torch.Tensor, beta: torch.T
     return torch.autograd.grad(out, leaves, dout)
 
 
+def call_backward(ctx: Context, kind: str, target: str, dout: Any, cache: tuple[Any, ...], case: str) -> Any:
+    """The student's ``layers.<target>(dout, cache)`` on the documented cache. The cache layout is part
+    of the contract (backward is graded on its own, never through the student's forward), so code
+    that raises on it is told the layout it was given."""
+    try:
+        return ctx.student.call(f"layers.{target}", dout, cache)
+    except StudentError as error:
+        if error.type_name == "NotImplementedError":
+            raise
+        from grader.checks.runner import explain  # the runner imports the checks: import at call time
+
+        hint = BN_CACHE_HINT if kind == "batchnorm" else LN_CACHE_HINT
+        raise compare.CheckFailure(
+            f"{target} ({case}): given the documented cache, {explain(error)}. Hint: {hint}"
+        ) from None
+
+
 def compare_backward(result: Any, expected: tuple[torch.Tensor, ...], dtype: torch.dtype, case: str) -> None:
     compare.structure(
         result, tuple, 3, f"value returned by backward ({case})", hint="return dx, dgamma, dbeta."
@@ -265,7 +282,7 @@ def run_backward(ctx: Context, kind: str, target: str, N: int, D: int, eps: floa
     x, (gamma, _) = feature_batch(N, D, seed, dtype), affine(D, seed + 1, dtype)
     cache, dout = norm_cache(kind, x, gamma, eps), dout_like(x, seed + 2)
     case = f"{'' if dtype == torch.float64 else 'float32 '}x of shape ({N}, {D}), eps={eps:g}, cache of a {kind} forward"
-    result = ctx.student.call(f"layers.{target}", dout, cache)
+    result = call_backward(ctx, kind, target, dout, cache, case)
     expected = ctx.expected(key, lambda ref: list(ref.resolve(f"layers.{target}")(dout, cache)))
     compare_backward(result, tuple(expected), dtype, case)
 
@@ -279,7 +296,7 @@ def run_backward_autograd(ctx: Context, kind: str, target: str) -> None:
     gamma, beta = affine(D, int(torch.randint(0, 2**31, (), generator=g)))
     dout = dout_like(x, int(torch.randint(0, 2**31, (), generator=g)))
     case = f"x of shape ({N}, {D}), eps={eps:g}, cache of a {kind} forward (seed {ctx.seed})"
-    result = ctx.student.call(f"layers.{target}", dout, norm_cache(kind, x, gamma, eps))
+    result = call_backward(ctx, kind, target, dout, norm_cache(kind, x, gamma, eps), case)
     compare_backward(result, autograd_norm(kind, x, gamma, beta, eps, dout), torch.float64, case)
 
 
