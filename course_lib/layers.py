@@ -421,7 +421,8 @@ class Linear_Norm_ReLU:
 
         Returns a tuple of:
         - out: (N, M) output of the ReLU.
-        - cache: (normalization, linear_cache, norm_cache, relu_cache).
+        - cache: what backward needs, private to your forward and backward (suggested:
+          (normalization, linear_cache, norm_cache, relu_cache)).
         """
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
@@ -437,7 +438,7 @@ class Linear_Norm_ReLU:
 
         Inputs:
         - dout: (N, M) upstream gradient.
-        - cache: (normalization, linear_cache, norm_cache, relu_cache) from the forward pass.
+        - cache: from the forward pass.
 
         Returns a tuple of:
         - dx: gradient with respect to x, same shape as x.

@@ -372,6 +372,24 @@ _NORM_LOSS = [
 # Private caches: the checks give a backward the cache of the same student's forward.
 _CACHE_LAYOUTS = [
     rewrite(
+        "sandwich_cache_private_dict",
+        "layers",
+        "a dict cache holding the normalization class itself",
+        (
+            "Linear_Norm_ReLU.forward",
+            'Norm = BatchNorm if normalization == "batchnorm" else LayerNorm\n'
+            "a, fc = Linear.forward(x, w, b)\n"
+            "a, nc = Norm.forward(a, gamma, beta, norm_param)\n"
+            "out, rc = ReLU.forward(a)\n"
+            'return out, {"fc": fc, "norm": nc, "relu": rc, "backward": Norm.backward}',
+        ),
+        (
+            "Linear_Norm_ReLU.backward",
+            'da, dgamma, dbeta = cache["backward"](ReLU.backward(dout, cache["relu"]), cache["norm"])\n'
+            'return (*Linear.backward(da, cache["fc"]), dgamma, dbeta)',
+        ),
+    ),
+    rewrite(
         "bn_cache_private_dict",
         "layers",
         "a private dict cache (x_hat, inv_std, gamma) shared by forward, backward and backward_alt",

@@ -276,10 +276,16 @@ def backward_pair(ctx: Context, kind: str, target: str, dout: Any, inputs: tuple
     ``inputs`` = (x, gamma, beta); the case names the documented cache when that was used."""
     cache, note = own_cache(ctx, kind, *inputs, eps)
     case = f"{case}; {note}" if note else case
+    return call_on_cache(ctx, target, dout, cache, case, documented=bool(note)), case
+
+
+def call_on_cache(ctx: Context, target: str, dout: Any, cache: Any, case: str, documented: bool) -> Any:
+    """The student's ``layers.<target>(dout, cache)``; an exception on the documented cache (given
+    because the forward is wrong) says so."""
     try:
-        return ctx.student.call(f"layers.{target}", dout, cache), case
+        return ctx.student.call(f"layers.{target}", dout, cache)
     except StudentError as error:
-        if not note or error.type_name == "NotImplementedError":
+        if not documented or error.type_name == "NotImplementedError":
             raise
         from grader.checks.runner import explain  # the runner imports the checks: import at call time
 
@@ -408,52 +414,54 @@ def sandwich_problem(input_shape: tuple[int, ...], M: int, seed: int, dtype: tor
     return tuple(t.to(dtype) for t in (x, w, b, gamma, beta))
 
 
-def compare_nested(actual: Any, expected: Any, name: str, tolerance: dict[str, float], hint: str) -> None:
-    """Tensors within tolerance, tuples item by item, everything else equal."""
-    if isinstance(expected, torch.Tensor):
-        compare.tensor(actual, expected, name, hint=hint, **tolerance)
-    elif isinstance(expected, tuple | list):
-        compare.structure(actual, tuple, len(expected), name, hint=hint)
-        for i, (got, want) in enumerate(zip(actual, expected, strict=True)):
-            compare_nested(got, want, f"{name}[{i}]", tolerance, hint)
-    else:
-        compare.that(
-            actual == expected, name, f"expected {expected!r}, got {compare.describe(actual)}.", hint
-        )
-
-
 SANDWICH_HINT = (
-    "a = Linear.forward(x, w, b); the normalization's forward(a, gamma, beta, norm_param); then "
-    "ReLU.forward; the cache is (normalization, linear_cache, norm_cache, relu_cache)."
+    "a = Linear.forward(x, w, b); the normalization's forward(a, gamma, beta, norm_param); then ReLU.forward."
 )
 
 
 def run_sandwich_forward(ctx: Context, kind: str, input_shape: tuple[int, ...], M: int,
                          param: dict[str, Any], dtype: torch.dtype = torch.float64) -> None:  # fmt: skip
-    """out and cache of the student's Linear_Norm_ReLU.forward (reference layers inside)."""
+    """out of the student's Linear_Norm_ReLU.forward (reference layers inside; the cache is private)."""
     x, w, b, gamma, beta = sandwich_problem(input_shape, M, seed_of(ctx.check.name), dtype)
     case = f"{kind}, {case_name(x, param)}, M={M}"
     result = ctx.student.call("layers.Linear_Norm_ReLU.forward", x, w, b, gamma, beta, dict(param), kind)
     expected = ctx.expected(
-        "forward",
-        lambda ref: list(ref.layers.Linear_Norm_ReLU.forward(x, w, b, gamma, beta, dict(param), kind)),
+        "forward", lambda ref: ref.layers.Linear_Norm_ReLU.forward(x, w, b, gamma, beta, dict(param), kind)[0]
     )
     compare.structure(result, tuple, 2, f"value returned by forward ({case})", hint="return out, cache.")
-    compare.tensor(
-        result[0], expected[0], f"out ({case})", dtype=dtype, hint=SANDWICH_HINT, **TOLERANCE[dtype]
-    )
-    compare_nested(result[1], expected[1], f"cache ({case})", TOLERANCE[dtype], SANDWICH_HINT)
+    compare.tensor(result[0], expected, f"out ({case})", dtype=dtype, hint=SANDWICH_HINT, **TOLERANCE[dtype])
+
+
+def own_sandwich_cache(ctx: Context, kind: str, inputs: tuple[torch.Tensor, ...]) -> tuple[Any, str]:
+    """(cache, note): the cache of the student's own train-mode Linear_Norm_ReLU.forward on
+    ``inputs`` = (x, w, b, gamma, beta) when its out is right, else the documented cache and why."""
+    x, w, b, gamma, beta = inputs
+    param = {"mode": "train"} if kind == "batchnorm" else {}
+    want = oracle_out(kind, x.reshape(x.shape[0], -1) @ w + b, gamma, beta, 1e-5).clamp(min=0)
+    try:
+        result = ctx.student.call("layers.Linear_Norm_ReLU.forward", *inputs, param, kind)
+        compare.structure(result, tuple, 2, "Linear_Norm_ReLU.forward")
+        compare.tensor(result[0], want, "out", dtype=x.dtype, **TOLERANCE[x.dtype])
+        return result[1], ""
+    except (compare.CheckFailure, StudentError):
+        note = (
+            "your forward's output is wrong, so your backward was given the documented cache "
+            "(normalization, linear_cache, norm_cache, relu_cache); fix the forward first"
+        )
+        return sandwich_cache(kind, *inputs), note
 
 
 def run_sandwich_backward(ctx: Context, kind: str, input_shape: tuple[int, ...], M: int,
                           dtype: torch.dtype = torch.float64) -> None:  # fmt: skip
-    """The student's Linear_Norm_ReLU.backward on a cache of the reference forward."""
+    """The student's Linear_Norm_ReLU.backward on the cache of the student's own forward (the pair)."""
     seed = seed_of(ctx.check.name)
-    x, w, b, gamma, beta = sandwich_problem(input_shape, M, seed, dtype)
-    sandwich = sandwich_cache(kind, x, w, b, gamma, beta)
+    inputs = sandwich_problem(input_shape, M, seed, dtype)
+    sandwich = sandwich_cache(kind, *inputs)
     upstream = dout_like(torch.empty(input_shape[0], M, dtype=dtype), seed + 2)
-    case = f"{kind}, x of shape {tuple(input_shape)}, M={M}, cache of a train-mode forward"
-    result = ctx.student.call("layers.Linear_Norm_ReLU.backward", upstream, sandwich)
+    case = f"{kind}, x of shape {tuple(input_shape)}, M={M}, train mode"
+    cache, note = own_sandwich_cache(ctx, kind, inputs)
+    case = f"{case}; {note}" if note else case
+    result = call_on_cache(ctx, "Linear_Norm_ReLU.backward", upstream, cache, case, documented=bool(note))
     expected = ctx.expected(
         "grads", lambda ref: list(ref.layers.Linear_Norm_ReLU.backward(upstream, sandwich))
     )
