@@ -23,9 +23,6 @@ class Variant:
     why: str  # the way of writing it this stands for
     #: (check, words of the rule that check's message must quote): the only checks it may fail
     loses: tuple[tuple[str, str], ...] = ()
-    #: the assignments whose checks grade it (all when empty): code written before a later
-    #: assignment extended the same task is graded by the assignments it was written for
-    assignments: tuple[str, ...] = ()
 
     def apply(self, source: str) -> str:
         for old, new in self.edits:
@@ -33,7 +30,6 @@ class Variant:
         return source
 
 
-def rewrite(name: str, module: str, why: str, *bodies: tuple[str, str], loses=(), assignments=()) -> Variant:
+def rewrite(name: str, module: str, why: str, *bodies: tuple[str, str], loses=()) -> Variant:
     """A variant that replaces the solution region of each (task, body) pair by ``body``."""
-    edits = tuple(region_edit(task, body) for task, body in bodies)
-    return Variant(name, module, edits, why, tuple(loses), tuple(assignments))
+    return Variant(name, module, tuple(region_edit(task, body) for task, body in bodies), why, tuple(loses))

@@ -13,9 +13,6 @@ db = dout.sum(dim=0)
 return dx, dw, db
 """
 _TIE_RULE = "0 where x <= 0, including x == 0 exactly"
-#: FullyConnectedNet code of assignments 1 and 3, written before normalization (assignment 4)
-#: extended the same tasks: graded by the checks of the assignments it was written for.
-WITHOUT_NORMALIZATION = ("a1_fully_connected", "a3_dropout")
 
 LAYERS = [
     # ---------------------------------------------------------------- Linear.forward
@@ -305,7 +302,6 @@ MODELS = [
             '    self.params[f"W{i}"] = weight_scale * torch.randn(fan_in, fan_out, generator=g, dtype=dtype, device=device)\n'
             '    self.params[f"b{i}"] = torch.zeros(fan_out, dtype=dtype, device=device)',
         ),
-        assignments=WITHOUT_NORMALIZATION,
     ),
     rewrite(
         "fcn_loss_dict_caches_full_backward",
@@ -332,7 +328,6 @@ MODELS = [
             '    grads["W%d" % i] += self.reg * W\n'
             "return loss, grads",
         ),
-        assignments=WITHOUT_NORMALIZATION,
     ),
     rewrite(
         "fcn_loss_layer_list",
@@ -360,7 +355,6 @@ MODELS = [
             "    loss = loss + 0.5 * self.reg * torch.sum(W * W)\n"
             "return loss, grads",
         ),
-        assignments=WITHOUT_NORMALIZATION,
     ),
 ]
 
