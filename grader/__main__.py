@@ -68,7 +68,26 @@ def build_parser() -> argparse.ArgumentParser:
     autograde.add_argument("--no-execute", action="store_true", help="do not re-run notebooks (keep outputs)")
     autograde.add_argument("--db-url", help="nbgrader gradebook URL (default: sqlite gradebook.db in --out)")
     autograde.add_argument("--force", action="store_true", help="regrade uploads already graded")
+    autograde.add_argument(
+        "--roster",
+        metavar="CSV",
+        help="class list: id, first name, last name, email (LMS export headers accepted)",
+    )
+    autograde.add_argument(
+        "--deadline",
+        metavar="WHEN",
+        help="due date (e.g. '2026-03-01 23:59 UTC'): later submissions are late, as nbgrader marks them",
+    )
     autograde.set_defaults(module="grader.autograde.cli")
+
+    export = commands.add_parser(
+        "export",
+        help="rewrite grades.csv, feedback and Gradescope files from the gradebook (after manual grading)",
+    )
+    export.add_argument("assignment", metavar="ASSIGNMENT")
+    export.add_argument("--out", required=True, help="the grading folder autograde wrote")
+    export.add_argument("--db-url", help="nbgrader gradebook URL (default: sqlite gradebook.db in --out)")
+    export.set_defaults(module="grader.autograde.export")
 
     bundle = commands.add_parser("bundle", help="write the student release folder (nothing hidden in it)")
     bundle.add_argument("--student", action="store_true", help="the student bundle (the only kind)")

@@ -8,6 +8,9 @@ The class is built from this repository, so it always matches the current assign
 - ``dave``    an empty zip;
 - ``mallory`` code that tries to cheat: forged comparison results, reading the solutions, writing
   fake grades, killing its own process.
+
+Their names come from a roster (``roster.csv``, LMS header spellings) as an instructor passes it
+with ``autograde --roster``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from grader import paths
 from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.cli import print_table
+from grader.autograde.roster import read_roster
 from grader.runner.launch import SandboxPolicy, bwrap_path
 
 ASSIGNMENT = "a1_fully_connected"
@@ -118,16 +122,29 @@ def build_class(folder: Path) -> list[Path]:
     return written
 
 
+def write_roster(path: Path) -> Path:
+    """The class list an LMS would export (its header spellings), so formgrader shows names."""
+    rows = [("alice", "Alice", "Archer"), ("bob", "Bob", "Baker"), ("carol", "Carol", "Clark"),
+            ("dave", "Dave", "Dawson"), ("mallory", "Mallory", "Mayhem")]  # fmt: skip
+    lines = ["Student ID,First Name,Last Name,Email"]
+    lines += [f"{student},{first},{last},{student}@example.edu" for student, first, last in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def main(args: Any) -> int:
     out = Path(args.out)
     if out.exists():
         shutil.rmtree(out)
     uploads = build_class(out / "uploads")
+    roster, _ = read_roster(write_roster(out / "roster.csv"))
     sandboxed = bwrap_path() is not None
     print(
         f"grading {len(uploads)} sample submissions of {ASSIGNMENT} ({'bubblewrap sandbox' if sandboxed else 'NO sandbox: install bubblewrap'})"
     )
-    options = BatchOptions(ASSIGNMENT, out / "course", SandboxPolicy(use_bwrap=sandboxed))
+    options = BatchOptions(
+        ASSIGNMENT, out / "course", SandboxPolicy(use_bwrap=sandboxed), roster=tuple(roster)
+    )
     results = autograde(uploads, options, workers=args.workers)
     print_table(results, options.out)
     return 0

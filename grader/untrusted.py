@@ -24,6 +24,7 @@ _MARKDOWN_BLOCK_START = re.compile(r"^(\d{0,9})([-+=.)])")
 #: Leading characters that make a spreadsheet read a cell as a formula (or DDE command).
 _FORMULA_START = ("=", "+", "-", "@")
 _FILE_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
+_MARKUP = re.compile(r"[<>&]")
 MAX_FILE_NAME = 64
 
 
@@ -57,6 +58,13 @@ def markdown(text: object, limit: int = MAX_LENGTH) -> str:
 def html_text(text: object, limit: int = MAX_LENGTH) -> str:
     """For HTML element content or a quoted attribute value."""
     return html.escape(plain(text, limit), quote=True)
+
+
+def gradebook_text(text: object, limit: int = 128) -> str:
+    """For a name or email stored in nbgrader's gradebook. Formgrader shows it as text in its
+    JavaScript views but inserts it unescaped into its formgrade page, so entities would show
+    literally in one and markup would run in the other: :func:`plain` with ``< > &`` removed."""
+    return _MARKUP.sub("", plain(text, limit))
 
 
 def csv_cell(text: object, limit: int = MAX_LENGTH) -> str:

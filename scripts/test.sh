@@ -12,4 +12,4 @@ python -m grader references --check
 # earns full marks, also with PyTorch's scalar kernels instead of this machine's vector ones.
 ATEN_CPU_CAPABILITY=default python -m grader references --check
 table=$(ATEN_CPU_CAPABILITY=default python -m grader check --submission solutions --hidden) || { echo "$table"; exit 1; }
-python -m pytest -q -n 2 --dist loadgroup "$@"
+python -m pytest -q -n 2 --dist loadgroup --durations=15 "$@"

@@ -250,7 +250,7 @@ def hidden_input_sentinels(task: str) -> set[str]:
     return hexes(recorded["hidden"]) - hexes(recorded["public"])
 
 
-STUDENT_FACING = ("feedback", "gradescope", "autograded", "grades.csv", "summary.json")
+STUDENT_FACING = ("exports/feedback", "exports/gradescope", "autograded", "exports/grades.csv", "summary.json")
 INSTRUCTOR_ONLY = ("results",)
 
 
@@ -413,9 +413,9 @@ def test_batch_graded_every_student(graded):
     for student, result in graded["results"].items():
         assert len(result["checks"]) == len(checks), student
         assert not any("grading failed" in p for p in result["problems"]), (student, result["problems"])
-        assert (graded["out"] / "feedback" / student / ASSIGNMENT / "feedback.md").is_file()
-        assert (graded["out"] / "gradescope" / student / "results.json").is_file()
-    rows = (graded["out"] / "grades.csv").read_text().splitlines()
+        assert (graded["out"] / "exports" / "feedback" / student / ASSIGNMENT / "feedback.md").is_file()
+        assert (graded["out"] / "exports" / "gradescope" / student / "results.json").is_file()
+    rows = (graded["out"] / "exports" / "grades.csv").read_text().splitlines()
     assert len(rows) == len(expected) + 1
 
 
@@ -530,7 +530,7 @@ def test_no_network_connection_reached_the_host(graded):
 
 def test_feedback_cannot_be_forged(graded):
     result = graded["results"]["fake_results"]
-    folder = graded["out"] / "feedback" / "fake_results" / ASSIGNMENT
+    folder = graded["out"] / "exports" / "feedback" / "fake_results" / ASSIGNMENT
     markdown = (folder / "feedback.md").read_text().splitlines()
     passed = {c["check"] for c in result["checks"] if c["passed"]}
     pass_lines = [line for line in markdown if line.startswith("- PASS")]
@@ -544,7 +544,7 @@ def test_feedback_cannot_be_forged(graded):
     )
     html = (folder / "feedback.html").read_text()
     assert "<script" not in html and "<img" not in html
-    gradescope = json.loads((graded["out"] / "gradescope" / "fake_results" / "results.json").read_text())
+    gradescope = json.loads((graded["out"] / "exports" / "gradescope" / "fake_results" / "results.json").read_text())
     assert gradescope["score"] == result["score"]
 
 
@@ -602,10 +602,10 @@ def test_student_strings_reach_people_neutralised(graded):
     assert any("PWNED-STDERR" in p for p in problems), problems
     assert not _UNSAFE_CHARS.search(graded["printed"]), repr(_UNSAFE_CHARS.search(graded["printed"]))
     assert "PWNED-STDERR" in graded["printed"]
-    for path, text in output_files(out, ("feedback", "gradescope", "grades.csv", "summary.json")).items():
+    for path, text in output_files(out, ("exports", "summary.json")).items():
         decoded = json.dumps(json.loads(text), ensure_ascii=False) if path.suffix == ".json" else text
         assert not _UNSAFE_CHARS.search(decoded), f"{path}: {_UNSAFE_CHARS.search(decoded)!r}"
-    markdown = (out / "feedback" / "terminal_escapes" / ASSIGNMENT / "feedback.md").read_text()
+    markdown = (out / "exports" / "feedback" / "terminal_escapes" / ASSIGNMENT / "feedback.md").read_text()
     assert "PWNED-TITLE" in markdown
     assert not re.search(r"(?<!\\)<img|(?<!\\)\]\(javascript:", markdown), "live markup in feedback.md"
     assert not any(line.startswith(("- PASS forged", "# Score")) for line in markdown.splitlines())

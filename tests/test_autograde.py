@@ -65,7 +65,7 @@ def test_rerun_finishes_an_interrupted_batch_and_keeps_manual_grades(tmp_path: P
         grades = {g.name: g for g in gradebook.find_submission(ASSIGNMENT, "ada").notebooks[0].grades}
         assert grades[answer_id].manual_score == 1.5
         assert grades["Linear-forward"].auto_score == first["ada"]["tasks"]["Linear.forward"]
-    rows = (options.out / "grades.csv").read_text().splitlines()
+    rows = (options.out / "exports" / "grades.csv").read_text().splitlines()
     assert rows[1].startswith("ada,") and rows[1].endswith(
         f",{first['ada']['score']:g},1.5,{first['ada']['score'] + 1.5:g}"
     )

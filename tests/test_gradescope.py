@@ -122,7 +122,7 @@ def test_results_equal_the_batch_graders(root: Path, tmp_path: Path):
     options = BatchOptions(ASSIGNMENT, tmp_path / "out", SandboxPolicy(use_bwrap=bwrap_path() is not None),
                            execute_notebooks=False)  # fmt: skip
     autograde([uploads / "bob.zip"], options)
-    expected = json.loads((tmp_path / "out" / "gradescope" / "bob" / "results.json").read_text())
+    expected = json.loads((tmp_path / "out" / "exports" / "gradescope" / "bob" / "results.json").read_text())
 
     result = _run_autograder(root, partial, as_zip=True)
     assert result["tests"] == expected["tests"]

@@ -57,7 +57,7 @@ def test_every_bad_upload_is_reported_invalid_not_crashed(graded):
         assert not any("grading failed" in p for p in result["problems"]), result["problems"]
         assert any("not named by a student id" in p for p in result["problems"]), result["problems"]
         assert result["score"] == 0
-        for folder in ("feedback", "gradescope", "autograded", "submitted"):
+        for folder in ("exports/feedback", "exports/gradescope", "autograded", "submitted"):
             assert (graded["out"] / folder / result["student"]).is_dir(), (folder, result["student"])
         assert (graded["out"] / "results" / f"{result['student']}.json").is_file()
 
@@ -70,7 +70,7 @@ def test_raw_names_reach_no_file_name(graded):
 
 def test_raw_names_reach_no_csv_cell_report_or_terminal(graded, capsys):
     out = graded["out"]
-    with (out / "grades.csv").open(newline="") as handle:
+    with (out / "exports" / "grades.csv").open(newline="") as handle:
         rows = list(csv.reader(handle))
     assert len(rows) == len(BAD_UPLOAD_NAMES) + 1
     for row in rows:
@@ -78,8 +78,8 @@ def test_raw_names_reach_no_csv_cell_report_or_terminal(graded, capsys):
             assert not UNSAFE_CHARS.search(cell) and not cell.startswith(("=", "+", "@")), row
             assert not cell.startswith("-") or re.fullmatch(r"-?\d+(\.\d+)?", cell), row
     reports = [
-        *out.glob("feedback/**/feedback.*"),
-        *out.glob("gradescope/*/results.json"),
+        *out.glob("exports/feedback/**/feedback.*"),
+        *out.glob("exports/gradescope/*/results.json"),
         out / "summary.json",
     ]
     assert len(reports) == 3 * len(BAD_UPLOAD_NAMES) + 1

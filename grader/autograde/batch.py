@@ -10,10 +10,12 @@ it skips every upload whose result is already recorded for the same bytes.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import hashlib
 import json
 import multiprocessing
+import secrets
 import shutil
 import tempfile
 import time
@@ -36,6 +38,7 @@ from grader.autograde.notebooks import (
     sanitize_outputs,
     trusted_metadata,
 )
+from grader.autograde.roster import RosterStudent
 from grader.checks import callbacks, registry
 from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
 from grader.checks.runner import CheckResult, CheckRunner, submission_lib
@@ -43,6 +46,7 @@ from grader.runner import host
 from grader.runner.launch import SandboxPolicy
 
 Result = dict[str, Any]
+SECRET = "submission_secret.txt"
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,10 @@ class BatchOptions:
     #: Wall-clock seconds for all checks of one upload (None: unlimited). A submission that hangs
     #: at import would otherwise cost every check's timeout plus a sandbox restart per check.
     check_budget: float | None = 600.0
+    #: The class list (names, emails) for nbgrader's students; see :mod:`grader.autograde.roster`.
+    roster: tuple[RosterStudent, ...] = ()
+    #: The due date (naive UTC, as nbgrader stores it); None leaves the gradebook's as it is.
+    deadline: datetime.datetime | None = None
 
 
 def upload_digest(upload: Path) -> str:
@@ -168,10 +176,11 @@ def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Se
             ):
                 results = runner.run(checks)
                 notebook_problems = _grade_notebooks(submission, lib_dir, options, db_url, notebooks)
-        submitted = options.out / "submitted" / submission.student / options.assignment
-        if submitted.exists():
-            shutil.rmtree(submitted)
-        shutil.copytree(submission.root, submitted)
+        secret = write_submitted(
+            submission, options.out / "submitted" / submission.student / options.assignment
+        )
+        autograded = options.out / "autograded" / submission.student / options.assignment
+        write_nbgrader_files(autograded, submission.timestamp, secret)
     result = summarise(submission, results)
     result["problems"] += [f"{name}: {problem}" for name, problem in notebook_problems.items() if problem]
     result.update(
@@ -181,6 +190,42 @@ def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Se
         seconds=round(time.perf_counter() - start, 2),
     )
     return result
+
+
+def write_submitted(submission: Submission, target: Path) -> str:
+    """``submission`` in nbgrader's layout: ``target/<notebook>.ipynb``, the task files beside them
+    (``target/course_lib/<module>.py``), ``timestamp.txt`` and ``submission_secret.txt``; nothing
+    else of the upload. Returns the secret (kept from an earlier grading of this student)."""
+    secret = _secret_of(target)
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for notebook in submission.notebooks:  # student-chosen names: only safe characters on disk
+        shutil.copyfile(notebook, target / f"{untrusted.file_name(notebook.stem)}.ipynb")
+    for name in submission.files:
+        if name.startswith("course_lib/"):
+            (target / "course_lib").mkdir(exist_ok=True)
+            shutil.copyfile(submission.root / name, target / name)
+    write_nbgrader_files(target, submission.timestamp, secret)
+    return secret
+
+
+def _secret_of(folder: Path) -> str:
+    """The submission's secret: nbgrader's release_feedback names the released feedback by it
+    (``nbgrader submit`` makes one per submission; an upload gets one when first graded)."""
+    try:
+        return (folder / SECRET).read_text().strip() or secrets.token_hex(64)
+    except OSError:
+        return secrets.token_hex(64)
+
+
+def write_nbgrader_files(target: Path, timestamp: str | None, secret: str) -> None:
+    """nbgrader's ``timestamp.txt`` and ``submission_secret.txt`` in ``target`` (generate_feedback
+    copies them from ``autograded/`` to ``feedback/``, where release_feedback reads them)."""
+    target.mkdir(parents=True, exist_ok=True)
+    if timestamp is not None:
+        (target / "timestamp.txt").write_text(timestamp)
+    (target / SECRET).write_text(secret)
 
 
 @functools.cache
@@ -247,10 +292,12 @@ def _done(upload: Path, options: BatchOptions) -> bool:
     except ValueError:
         return False
     crashed = any(str(p).startswith("grading failed") for p in stored.get("problems", []))
+    submitted = options.out / "submitted" / record_id_for(upload) / options.assignment
     return (
         stored.get("upload_sha256") == upload_digest(upload)
         and stored.get("assignment") == options.assignment
         and not crashed  # a grader failure (a worker killed ...) is retried, not kept as the grade
+        and (submitted / "timestamp.txt").is_file()  # graded before nbgrader's layout: regraded once
     )
 
 
@@ -267,6 +314,9 @@ def autograde(
     try:
         db_url = gradebook.prepare(options.out, options.assignment, options.db_url)
         notebooks = gradebook.notebook_names(db_url, options.assignment)
+        gradebook.add_roster(db_url, options.roster)
+        if options.deadline is not None:
+            gradebook.set_deadline(db_url, options.assignment, options.deadline)
         futures = {
             executor.submit(grade_upload, upload, options, db_url, notebooks): upload for upload in pending
         }
@@ -299,10 +349,8 @@ def autograde(
     finally:
         if own_executor and executor is not None:
             executor.shutdown()
-    results = _collect(options)
-    reports.write_grades_csv(
-        results, gradebook.manual_scores(db_url, options.assignment), options.out / "grades.csv"
-    )
+    # every student's exports, the skipped ones too (manual grades given since, an older layout)
+    results = export(options.out, options.assignment, db_url)
     summary = {
         "assignment": options.assignment,
         "students": len(results),
@@ -317,10 +365,22 @@ def autograde(
     return results
 
 
-def _collect(options: BatchOptions) -> list[Result]:
+def _collect(out: Path, assignment: str) -> list[Result]:
     results = []
-    for path in sorted((options.out / "results").glob("*.json")):
+    for path in sorted((out / "results").glob("*.json")):
         result = json.loads(path.read_text())
-        if result.get("assignment") == options.assignment:
+        if result.get("assignment") == assignment:
             results.append(result)
+    return results
+
+
+def export(out: Path, assignment: str, db_url: str | None = None) -> list[Result]:
+    """Rewrite every export of ``assignment`` in the grading folder ``out`` from its stored results
+    and the gradebook (manual grades given in formgrader since the batch ran included); returns
+    the results."""
+    results = _collect(out, assignment)
+    for result in results:
+        reports.write_student(result, out)
+    manual = gradebook.manual_scores(db_url or gradebook.db_url(out), assignment)
+    reports.write_grades_csv(results, manual, reports.grades_csv(out))
     return results

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from grader import paths, untrusted
+from grader.autograde import gradebook, reports
 from grader.autograde.batch import BatchOptions, autograde
+from grader.autograde.roster import RosterError, RosterStudent, read_roster
 from grader.runner.launch import SandboxPolicy, bwrap_path
 
 
@@ -33,9 +35,19 @@ def print_table(results: list[dict[str, Any]], out: Path) -> None:
         print(f"{students[id(result)]:<{width}}  {score:>9}  {problems}")
     print(
         f"\ngradebook: {out / 'gradebook.db'}  (formgrader: cd {out} && jupyter lab)\n"
-        f"grades:    {out / 'grades.csv'}\nfeedback:  {out / 'feedback'}/<student>/\n"
-        f"gradescope:{out / 'gradescope'}/<student>/results.json\nsummary:   {out / 'summary.json'}"
+        f"grades:    {reports.grades_csv(out)}\nfeedback:  {reports.exports(out) / 'feedback'}/<student>/\n"
+        f"gradescope:{reports.exports(out) / 'gradescope'}/<student>/results.json\nsummary:   {out / 'summary.json'}"
     )
+
+
+def _roster(path: str | None) -> tuple[RosterStudent, ...]:
+    """The roster's students (none without ``--roster``); each rejected row is printed."""
+    if path is None:
+        return ()
+    students, rejected = read_roster(Path(path))
+    for message in rejected:
+        print(untrusted.terminal(message))
+    return tuple(students)
 
 
 def main(args: Any) -> int:
@@ -52,6 +64,16 @@ def main(args: Any) -> int:
             "isolation, limited only by rlimits and a private working directory. Install bubblewrap.",
             file=sys.stderr,
         )
+    try:
+        roster = _roster(args.roster)
+    except RosterError as error:
+        print(untrusted.terminal(f"roster refused: {error}"))
+        return 2
+    try:
+        deadline = None if args.deadline is None else gradebook.parse_deadline(args.deadline)
+    except ValueError as error:
+        print(untrusted.terminal(f"--deadline refused: {error}"))
+        return 2
     options = BatchOptions(
         assignment=args.assignment,
         out=Path(args.out),
@@ -59,6 +81,8 @@ def main(args: Any) -> int:
         execute_notebooks=not args.no_execute,
         force=args.force,
         db_url=args.db_url,
+        roster=roster,
+        deadline=deadline,
     )
     results = autograde(expand(args.submissions), options, workers=args.workers)
     print_table(results, options.out)

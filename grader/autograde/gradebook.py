@@ -10,12 +10,15 @@ touched, so re-running a batch updates in place.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import shutil
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 from grader import paths
+from grader.autograde.roster import RosterStudent
 from grader.checks.tasks import TASKS
 
 CONFIG = """\
@@ -120,6 +123,38 @@ def record(
                     grade.auto_score = None
                     grade.needs_manual_grade = grade.manual_score is None
         gradebook.db.commit()
+
+
+def add_roster(url: str, students: Iterable[RosterStudent]) -> None:
+    """Create or update nbgrader's students with the roster's names and emails (already
+    neutralised by :mod:`grader.autograde.roster`); students absent from the roster are kept."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url) as gradebook:
+        for student in students:
+            gradebook.update_or_create_student(
+                student.id, first_name=student.first_name, last_name=student.last_name, email=student.email
+            )
+
+
+def parse_deadline(text: str) -> dt.datetime:
+    """An instructor's ``--deadline`` (ISO or nbgrader's format; UTC unless a zone is given) as the
+    naive UTC datetime nbgrader stores. Raises ValueError with the reason."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        return parse_utc(text)
+    except (ValueError, OverflowError) as error:
+        raise ValueError(f"not a date and time: {text!r} (e.g. '2026-03-01 23:59 UTC')") from error
+
+
+def set_deadline(url: str, assignment: str, deadline: dt.datetime) -> None:
+    """nbgrader's due date of ``assignment``: a submission whose timestamp is later is late
+    (``Submission.total_seconds_late``; formgrader and ``nbgrader export`` show it)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url) as gradebook:
+        gradebook.update_or_create_assignment(assignment, duedate=deadline)
 
 
 def _parse_timestamp(timestamp: object) -> object:

@@ -8,6 +8,7 @@ on the submission instead of raised, so one bad upload never stops a batch.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
@@ -24,6 +25,8 @@ MAX_MEMBERS = 500
 MAX_ID_LENGTH = 64
 STUDENT_ID = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.@-]{{0,{MAX_ID_LENGTH - 1}}}$")
 MANIFEST = "manifest.json"
+#: How nbgrader writes ``timestamp.txt`` (its ``Exchange.timestamp_format``), always in UTC here.
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Submission:
     root: Path
     problems: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    #: When it was submitted, in nbgrader's ``timestamp.txt`` format (see :func:`submission_time`).
     timestamp: str | None = None
 
     @property
@@ -82,12 +86,12 @@ def unpack_zip(archive: Path, student: str, assignment: str, dest: Path) -> Subm
         bundle = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as error:
         submission.problems.append(f"{archive.name} is not a readable zip file ({error})")
-        return submission
+        return _timed(submission, archive)
     with bundle:
         members = bundle.infolist()
         if len(members) > MAX_MEMBERS:
             submission.problems.append(f"{archive.name} has {len(members)} entries (at most {MAX_MEMBERS})")
-            return submission
+            return _timed(submission, archive)
         prefix = _strip_wrapper([m.filename for m in members])
         total = 0
         for member in members:
@@ -125,6 +129,8 @@ def unpack_zip(archive: Path, student: str, assignment: str, dest: Path) -> Subm
                 submission.files.append(name)
     _read_manifest(submission)
     _report_missing(submission)
+    newest = max((m.date_time for m in members if not m.is_dir()), default=None)
+    submission.timestamp = submission_time(submission.timestamp, newest, archive)
     return submission
 
 
@@ -146,6 +152,57 @@ def copy_folder(folder: Path, student: str, assignment: str, dest: Path) -> Subm
             submission.files.append(name)
     _read_manifest(submission)
     _report_missing(submission)
+    submission.timestamp = submission_time(submission.timestamp, None, _newest_file(folder))
+    return submission
+
+
+def submission_time(manifest: str | None, zip_entry: tuple[int, ...] | None, upload: Path) -> str:
+    """When ``upload`` was submitted, in nbgrader's ``timestamp.txt`` format (UTC).
+
+    The manifest's timestamp when ``grader submit`` wrote one (a time without zone is read as
+    UTC), else the newest zip entry's time (zip stores local time without zone: read as UTC, as
+    an LMS server writes it), else the upload's modification time, else now. A time outside
+    1980-2199 is not believed (zip's own range starts in 1980).
+    """
+    for when in (_manifest_time(manifest), _zip_time(zip_entry), _modified_time(upload)):
+        if when is not None and 1980 <= when.year < 2200:
+            return when.strftime(TIMESTAMP_FORMAT)
+    return dt.datetime.now(dt.UTC).strftime(TIMESTAMP_FORMAT)
+
+
+def _manifest_time(text: str | None) -> dt.datetime | None:
+    if text is None or len(text) > 64:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _zip_time(entry: tuple[int, ...] | None) -> dt.datetime | None:
+    try:
+        return None if entry is None else dt.datetime(*entry, tzinfo=dt.UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _modified_time(upload: Path) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromtimestamp(upload.stat().st_mtime, dt.UTC)
+    except (OSError, ValueError, OverflowError):  # gone, or a forged mtime out of range
+        return None
+
+
+def _newest_file(folder: Path) -> Path:
+    """The most recently modified file of an unpacked submission (the folder itself if empty)."""
+    files = [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()]
+    return max(files, key=lambda p: p.stat().st_mtime, default=folder)
+
+
+def _timed(submission: Submission, upload: Path) -> Submission:
+    """``submission`` stamped with the upload's modification time (no manifest or zip to read)."""
+    submission.timestamp = submission_time(None, None, upload)
     return submission
 
 
@@ -201,12 +258,11 @@ def intake(upload: Path, assignment: str, dest: Path) -> Submission:
             f"the upload {untrusted.plain(repr(upload.name), 200)} is not named by a student id "
             "(letters, digits, _ . @ -): not graded"
         )
-        return Submission(student, assignment, dest, problems=[problem])
+        return _timed(Submission(student, assignment, dest, [problem]), upload)
     if upload.is_dir():
         return copy_folder(upload, student, assignment, dest)
     if upload.suffix != ".zip":
         dest.mkdir(parents=True, exist_ok=True)
-        return Submission(
-            student, assignment, dest, problems=[f"{upload.name} is neither a .zip nor a folder"]
-        )
+        problem = f"{upload.name} is neither a .zip nor a folder"
+        return _timed(Submission(student, assignment, dest, [problem]), upload)
     return unpack_zip(upload, student, assignment, dest)

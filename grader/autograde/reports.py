@@ -104,19 +104,36 @@ def gradescope(result: Result) -> dict[str, Any]:
     }
 
 
+#: Our exports live here, outside nbgrader's folders: nbgrader's generate_feedback replaces
+#: ``feedback/<student>/<assignment>/`` wholesale, and everything it does not own is kept.
+EXPORTS = "exports"
+
+
+def exports(out: Path) -> Path:
+    """The folder of the grading folder ``out`` that holds the feedback, Gradescope and CSV exports."""
+    return out / EXPORTS
+
+
+def grades_csv(out: Path) -> Path:
+    return exports(out) / "grades.csv"
+
+
 def write_student(result: Result, out: Path) -> None:
-    """results/<id>.json (all detail, for instructors), feedback/<id>/..., gradescope/<id>/results.json."""
+    """results/<id>.json (all detail, for instructors); exports/feedback/<id>/<assignment>/feedback.{md,html}
+    and exports/gradescope/<id>/results.json (for students)."""
     student, assignment = untrusted.file_name(result["student"]), result["assignment"]
     _write(out / "results" / f"{student}.json", json.dumps(result, indent=2) + "\n")
-    feedback = out / "feedback" / student / assignment
+    feedback = exports(out) / "feedback" / student / assignment
     _write(feedback / "feedback.md", feedback_markdown(result))
     _write(feedback / "feedback.html", feedback_html(result))
-    _write(out / "gradescope" / student / "results.json", json.dumps(gradescope(result), indent=2) + "\n")
+    gradescope_json = exports(out) / "gradescope" / student / "results.json"
+    _write(gradescope_json, json.dumps(gradescope(result), indent=2) + "\n")
 
 
 def write_grades_csv(results: list[Result], manual: dict[str, dict[str, float | None]], path: Path) -> None:
     """One row per student: each task's points, autograded total, manual total, total."""
     tasks = list(dict.fromkeys(c["task"] for r in results for c in r["checks"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["student", *map(untrusted.csv_cell, tasks), "autograded", "manual", "total"])

@@ -151,8 +151,8 @@ MUTANTS = [
     Mutant(
         "linear_relu_flattens_with_view",
         "layers",
-        "a, linear_cache = Linear.forward(x, w, b)",
-        "a, linear_cache = Linear.forward(x.view(x.shape[0], -1), w, b)",
+        "a, linear_cache = Linear.forward(x, w, b)\n        out, relu_cache = ReLU.forward(a)",
+        "a, linear_cache = Linear.forward(x.view(x.shape[0], -1), w, b)\n        out, relu_cache = ReLU.forward(a)",
         caught_by=("linear_relu_forward_non_contiguous",),
         why="flattens x with view() before the Linear layer: fails on a non-contiguous x",
     ),

@@ -69,6 +69,28 @@ MUTANTS = [
     noop("get_five_layer_network_params", "defaults", "return 1e-2, 1e-3"),
     noop("create_solver_instance", "defaults", "return Solver(TwoLayerNet(), data_dict)"),
     *(
+        noop(f"{layer}.forward", kind, f"return {out}, (x, x, x.mean(dim=0), x.var(dim=0), gamma, 1e-5)")
+        for layer in ("BatchNorm", "LayerNorm")
+        for kind, out in (("identity", "x"), ("zeros", "torch.zeros_like(x)"))
+    ),
+    *(
+        noop(task, kind, f"return {dx}, torch.zeros_like(cache[4]), torch.zeros_like(cache[4])")
+        for task in ("BatchNorm.backward", "BatchNorm.backward_alt", "LayerNorm.backward")
+        for kind, dx in (("identity", "dout"), ("zeros", "torch.zeros_like(dout)"))
+    ),
+    noop(
+        "Linear_Norm_ReLU.forward",
+        "zeros",
+        "a, linear_cache = Linear.forward(x, w, b)\nreturn torch.zeros_like(a), (normalization, linear_cache, None, None)",
+    ),
+    noop(
+        "Linear_Norm_ReLU.backward",
+        "zeros",
+        "_, (x, w, b), _, _ = cache\nzero = torch.zeros(w.shape[1], dtype=w.dtype)\n"
+        "return torch.zeros_like(x), torch.zeros_like(w), torch.zeros_like(b), zero, zero.clone()",
+    ),
+    noop("get_capstone_config", "empty", "return {}"),
+    *(
         noop(rule, "unchanged", "return w.clone(), config")
         for rule in ("sgd_momentum", "nesterov_momentum", "adagrad", "rmsprop", "adam", "adamw")
     ),

@@ -300,7 +300,10 @@ MODELS = [
             "sizes = [input_dim] + self.hidden_dims + [num_classes]\n"
             "for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):\n"
             '    self.params[f"W{i}"] = weight_scale * torch.randn(fan_in, fan_out, generator=g, dtype=dtype, device=device)\n'
-            '    self.params[f"b{i}"] = torch.zeros(fan_out, dtype=dtype, device=device)',
+            '    self.params[f"b{i}"] = torch.zeros(fan_out, dtype=dtype, device=device)\n'
+            "    if normalization is not None and i < len(sizes) - 1:\n"
+            '        self.params[f"gamma{i}"] = torch.ones(fan_out, dtype=dtype, device=device)\n'
+            '        self.params[f"beta{i}"] = torch.zeros(fan_out, dtype=dtype, device=device)',
         ),
     ),
     rewrite(
@@ -311,7 +314,12 @@ MODELS = [
             "FullyConnectedNet.loss",
             "L = self.num_layers\ncaches = {}\nh = X\n"
             "for i in range(1, L):\n"
-            '    h, caches[i] = Linear_ReLU.forward(h, self.params["W%d" % i], self.params["b%d" % i])\n'
+            '    W, b = self.params["W%d" % i], self.params["b%d" % i]\n'
+            "    if self.normalization is None:\n"
+            "        h, caches[i] = Linear_ReLU.forward(h, W, b)\n"
+            "    else:\n"
+            '        gamma, beta = self.params["gamma%d" % i], self.params["beta%d" % i]\n'
+            "        h, caches[i] = Linear_Norm_ReLU.forward(h, W, b, gamma, beta, self.norm_params[i - 1], self.normalization)\n"
             "    if self.use_dropout:\n"
             '        h, caches["drop", i] = Dropout.forward(h, self.dropout_param)\n'
             'scores, caches[L] = Linear.forward(h, self.params["W%d" % L], self.params["b%d" % L])\n'
@@ -321,7 +329,11 @@ MODELS = [
             "for i in reversed(range(1, L)):\n"
             "    if self.use_dropout:\n"
             '        dh = Dropout.backward(dh, caches["drop", i])\n'
-            '    dh, grads["W%d" % i], grads["b%d" % i] = Linear_ReLU.backward(dh, caches[i])\n'
+            "    if self.normalization is None:\n"
+            '        dh, grads["W%d" % i], grads["b%d" % i] = Linear_ReLU.backward(dh, caches[i])\n'
+            "    else:\n"
+            '        dh, grads["W%d" % i], grads["b%d" % i], grads["gamma%d" % i], grads["beta%d" % i] = (\n'
+            "            Linear_Norm_ReLU.backward(dh, caches[i]))\n"
             "for i in range(1, L + 1):\n"
             '    W = self.params["W%d" % i]\n'
             "    loss = loss + 0.5 * self.reg * (W ** 2).sum()\n"
@@ -337,8 +349,14 @@ MODELS = [
             "FullyConnectedNet.loss",
             "L = self.num_layers\nstack = []\nout = X\n"
             "for i in range(1, L + 1):\n"
-            "    layer = Linear if i == L else Linear_ReLU\n"
-            '    out, cache = layer.forward(out, self.params[f"W{i}"], self.params[f"b{i}"])\n'
+            '    W, b = self.params[f"W{i}"], self.params[f"b{i}"]\n'
+            "    if i < L and self.normalization is not None:\n"
+            "        layer = Linear_Norm_ReLU\n"
+            '        gamma, beta = self.params[f"gamma{i}"], self.params[f"beta{i}"]\n'
+            "        out, cache = layer.forward(out, W, b, gamma, beta, self.norm_params[i - 1], self.normalization)\n"
+            "    else:\n"
+            "        layer = Linear if i == L else Linear_ReLU\n"
+            "        out, cache = layer.forward(out, W, b)\n"
             "    stack.append((layer, i, cache))\n"
             "    if self.use_dropout and i < L:\n"
             "        out, cache = Dropout.forward(out, self.dropout_param)\n"
@@ -349,7 +367,10 @@ MODELS = [
             "    if layer is Dropout:\n"
             "        dout = Dropout.backward(dout, cache)\n"
             "        continue\n"
-            '    dout, dW, grads[f"b{i}"] = layer.backward(dout, cache)\n'
+            "    if layer is Linear_Norm_ReLU:\n"
+            '        dout, dW, grads[f"b{i}"], grads[f"gamma{i}"], grads[f"beta{i}"] = layer.backward(dout, cache)\n'
+            "    else:\n"
+            '        dout, dW, grads[f"b{i}"] = layer.backward(dout, cache)\n'
             '    W = self.params[f"W{i}"]\n'
             '    grads[f"W{i}"] = dW + self.reg * W\n'
             "    loss = loss + 0.5 * self.reg * torch.sum(W * W)\n"
