@@ -273,8 +273,10 @@ class BatchNorm:
       are updated (new tensors assigned to the dict) in train mode only; test mode normalises
       with them (``mu = running_mean``, ``var = running_var``) and leaves them unchanged.
 
-    Cache layout, in both modes: ``(x, x_hat, mu, var, gamma, eps)`` with ``mu`` and ``var`` the
-    (D,) statistics used to normalise (the batch's biased ones in train mode).
+    The cache is private to your forward and backward (the checks give your backward the cache of
+    your own forward on the same inputs). The suggested layout, which the checks use only when your
+    forward's output is wrong: ``(x, x_hat, mu, var, gamma, eps)`` with ``mu`` and ``var`` the (D,)
+    statistics used to normalise (the batch's biased ones in train mode).
     """
 
     @staticmethod
@@ -292,7 +294,7 @@ class BatchNorm:
 
         Returns a tuple of:
         - out: (N, D) output.
-        - cache: (x, x_hat, mu, var, gamma, eps).
+        - cache: what backward needs (suggested: (x, x_hat, mu, var, gamma, eps)).
         """
         mode = bn_param["mode"]
         if mode not in ("train", "test"):
@@ -318,7 +320,7 @@ class BatchNorm:
 
         Inputs:
         - dout: (N, D) upstream gradient.
-        - cache: (x, x_hat, mu, var, gamma, eps) of a train-mode forward.
+        - cache: the cache of a train-mode ``BatchNorm.forward``.
 
         Returns a tuple of:
         - dx: (N, D) gradient with respect to x.
@@ -349,8 +351,8 @@ class LayerNorm:
 
     ``var`` is the BIASED variance ``((x - mu) ** 2).mean(dim=1, keepdim=True)``. ``ln_param`` is a
     dict with the optional key ``'eps'`` (default 1e-5); any other key (such as ``'mode'``) is
-    ignored. Cache layout: ``(x, x_hat, mu, var, gamma, eps)`` with ``mu`` and ``var`` of shape
-    (N, 1).
+    ignored. The cache is private to your forward and backward, as for ``BatchNorm``; suggested
+    layout: ``(x, x_hat, mu, var, gamma, eps)`` with ``mu`` and ``var`` of shape (N, 1).
     """
 
     @staticmethod
@@ -367,7 +369,7 @@ class LayerNorm:
 
         Returns a tuple of:
         - out: (N, D) output.
-        - cache: (x, x_hat, mu, var, gamma, eps).
+        - cache: what backward needs (suggested: (x, x_hat, mu, var, gamma, eps)).
         """
         # TODO (LayerNorm.forward): normalise every row with its own mean and biased variance
         # (eps = ln_param.get("eps", 1e-5)).
@@ -379,7 +381,7 @@ class LayerNorm:
 
         Inputs:
         - dout: (N, D) upstream gradient.
-        - cache: (x, x_hat, mu, var, gamma, eps) as returned by ``LayerNorm.forward``.
+        - cache: as returned by ``LayerNorm.forward``.
 
         Returns a tuple of:
         - dx: (N, D) gradient with respect to x.
@@ -419,7 +421,8 @@ class Linear_Norm_ReLU:
 
         Returns a tuple of:
         - out: (N, M) output of the ReLU.
-        - cache: (normalization, linear_cache, norm_cache, relu_cache).
+        - cache: what backward needs, private to your forward and backward (suggested:
+          (normalization, linear_cache, norm_cache, relu_cache)).
         """
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
@@ -435,7 +438,7 @@ class Linear_Norm_ReLU:
 
         Inputs:
         - dout: (N, M) upstream gradient.
-        - cache: (normalization, linear_cache, norm_cache, relu_cache) from the forward pass.
+        - cache: from the forward pass.
 
         Returns a tuple of:
         - dx: gradient with respect to x, same shape as x.

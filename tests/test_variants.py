@@ -18,6 +18,7 @@ from grader import paths
 from grader.checks import registry
 from grader.checks.reference import load_reference
 from grader.checks.runner import CheckRunner
+from grader.checks.tasks import TASKS
 from grader.release.stubs import find_regions
 from tests.mutants import edited_lib, warm_runner
 from tests.test_mutants import CAUSE_HINTS
@@ -56,10 +57,12 @@ def touched_tasks(variant: Variant) -> set[str]:
 
 
 def graded_tasks(variant: Variant) -> set[str]:
-    """The edited tasks, plus the backward of every edited forward (backward checks run the
-    student's own forward to get its cache, so they grade the pair)."""
+    """The edited tasks, plus every backward of an edited forward (BatchNorm has two; backward checks
+    run the student's own forward to get its cache, so they grade the pair)."""
     tasks = touched_tasks(variant)
-    return tasks | {task.replace(".forward", ".backward") for task in tasks if task.endswith(".forward")}
+    owners = {task.removesuffix(".forward") for task in tasks if task.endswith(".forward")}
+    backwards = {name for name in TASKS if name.rpartition(".")[0] in owners and ".backward" in name}
+    return tasks | backwards
 
 
 @pytest.fixture(scope="module")

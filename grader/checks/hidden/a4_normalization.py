@@ -14,6 +14,7 @@ from grader.checks.context import Context
 from grader.checks.public.a4_normalization import (
     GRAD_HINT,
     affine,
+    backward_pair,
     case_name,
     compare_forward,
     dout_like,
@@ -38,7 +39,7 @@ from grader.checks.registry import check
 # -- BatchNorm.forward --------------------------------------------------------------------------------
 @check(task="BatchNorm.forward", points=1)
 def batchnorm_forward_float32(ctx: Context) -> None:
-    """float32 x (32, 12), train mode with given running statistics: float32 out, cache and statistics."""
+    """float32 x (32, 12), train mode with given running statistics: float32 out and statistics."""
     seed = seed_of("batchnorm_forward_float32")
     x, (gamma, beta) = feature_batch(32, 12, seed, torch.float32), affine(12, seed + 1, torch.float32)
     param = {"mode": "train", "momentum": 0.95, **running_stats(12, seed + 2, torch.float32)}
@@ -58,13 +59,13 @@ def batchnorm_forward_sequence(ctx: Context) -> None:
         mode = "train" if step < 3 else "test"
         param["mode"] = reference_param["mode"] = mode
         case = f"call {step + 1} ({mode}) with the same bn_param, {case_name(x, {'momentum': 0.6})}"
-        out, cache, param = norm_forward(ctx, "batchnorm", x, gamma, beta, param, case)
+        out, _, param = norm_forward(ctx, "batchnorm", x, gamma, beta, param, case)
         state = dict(reference_param)
         expected = ctx.expected(
             f"step{step}",
             lambda ref, x=x, state=state: reference_forward(ref, "batchnorm", x, gamma, beta, state),
         )
-        compare_forward("batchnorm", out, cache, param, expected, x, case)
+        compare_forward("batchnorm", out, param, expected, x, case)
         reference_param.update(running_mean=expected["running_mean"], running_var=expected["running_var"])
 
 
@@ -76,11 +77,11 @@ def batchnorm_forward_x_unchanged(ctx: Context) -> None:
     param = {"mode": "train"}
     handle = ctx.student.keep(x)
     case = case_name(x, param)
-    out, cache, after = norm_forward(ctx, "batchnorm", handle, gamma, beta, param, case)
+    out, _, after = norm_forward(ctx, "batchnorm", handle, gamma, beta, param, case)
     compare_unchanged(ctx, handle, x, f"x after the call ({case})",
                       "x must not be modified in place: compute x - mu into a new tensor (not x -= mu).")  # fmt: skip
     expected = ctx.expected("forward", lambda ref: reference_forward(ref, "batchnorm", x, gamma, beta, param))
-    compare_forward("batchnorm", out, cache, after, expected, x, case)
+    compare_forward("batchnorm", out, after, expected, x, case)
 
 
 # -- backward passes ----------------------------------------------------------------------------------
@@ -93,11 +94,12 @@ def batchnorm_backward_float32(ctx: Context) -> None:
 def run_dout_unchanged(ctx: Context, kind: str, target: str) -> None:
     """dout is not modified in place; the gradients still equal the reference."""
     seed = seed_of(ctx.check.name)
-    x, (gamma, _) = feature_batch(5, 4, seed), affine(4, seed + 1)
+    x, (gamma, beta) = feature_batch(5, 4, seed), affine(4, seed + 1)
     cache, dout = norm_cache(kind, x, gamma, 1e-5), dout_like(x, seed + 2)
     handle = ctx.student.keep(dout)
-    case = f"x of shape (5, 4), cache of a {kind} forward"
-    result = ctx.student.call(f"layers.{target}", handle, cache)
+    result, case = backward_pair(
+        ctx, kind, target, handle, (x, gamma, beta), 1e-5, "x of shape (5, 4), train mode"
+    )
     compare_unchanged(ctx, handle, dout, f"dout after the call ({case})",
                       "dout must not be modified in place: compute gamma * dout into a new tensor.")  # fmt: skip
     expected = ctx.expected("grads", lambda ref: list(ref.resolve(f"layers.{target}")(dout, cache)))
@@ -139,16 +141,16 @@ def layernorm_forward_single_example(ctx: Context) -> None:
 
 @check(task="LayerNorm.forward", points=1)
 def layernorm_forward_float32_x_unchanged(ctx: Context) -> None:
-    """float32 x (16, 10): float32 out and cache, x not modified in place."""
+    """float32 x (16, 10): float32 out, x not modified in place."""
     seed = seed_of("layernorm_forward_float32_x_unchanged")
     x, (gamma, beta) = feature_batch(16, 10, seed, torch.float32), affine(10, seed + 1, torch.float32)
     param = {"eps": 1e-5}
     handle = ctx.student.keep(x)
     case = case_name(x, param)
-    out, cache, after = norm_forward(ctx, "layernorm", handle, gamma, beta, param, case)
+    out, _, after = norm_forward(ctx, "layernorm", handle, gamma, beta, param, case)
     compare_unchanged(ctx, handle, x, f"x after the call ({case})", "x must not be modified in place.")
     expected = ctx.expected("forward", lambda ref: reference_forward(ref, "layernorm", x, gamma, beta, param))
-    compare_forward("layernorm", out, cache, after, expected, x, case)
+    compare_forward("layernorm", out, after, expected, x, case)
 
 
 @check(task="LayerNorm.backward", points=1)

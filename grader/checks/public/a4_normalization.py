@@ -1,8 +1,10 @@
 """Public checks of assignment 4 (batch and layer normalization). Students see these.
 
 The layers are compared with the reference (stored outputs) and with ``torch.nn.functional``'s
-batch_norm / layer_norm and autograd as independent oracles. Backward checks receive caches built
-here by the documented recipe, never the student's forward. ``BatchNorm.forward``'s running
+batch_norm / layer_norm and autograd as independent oracles. The caches are private to the student:
+backward checks grade the pair, giving the student's backward the cache of the student's own forward
+on the same inputs, or the documented layout (built here) when that forward's output is wrong, so
+that a forward bug costs the forward's points only. ``BatchNorm.forward``'s running
 statistics are read back from the student's ``bn_param`` dict after the call. The sandwich layer and
 the network run on the reference layers (no cascade); those run in the grader on a copy of the dict
 they are given, so their updates of the running statistics never reach the student's dicts: checks
@@ -32,8 +34,11 @@ F32 = dict(atol=1e-5, rtol=1e-4)
 EXACT = dict(atol=0.0, rtol=0.0)
 TOLERANCE = {torch.float64: F64, torch.float32: F32}
 
-BN_CACHE_HINT = "the cache is (x, x_hat, mu, var, gamma, eps) with the (D,) statistics used to normalise."
-LN_CACHE_HINT = "the cache is (x, x_hat, mu, var, gamma, eps) with mu and var of shape (N, 1)."
+#: The layout handed to backward when the student's own forward is wrong.
+DOCUMENTED_CACHE_HINT = (
+    "your forward's output is wrong, so your backward was given the documented cache (x, x_hat, mu, var, "
+    "gamma, eps); fix the forward first."
+)
 BN_TRAIN_HINT = (
     "train mode normalises every column with its own mean and BIASED variance over the N examples, "
     "with eps inside the square root, then scales by gamma and shifts by beta."
@@ -110,8 +115,6 @@ def norm_forward(
     result = ctx.student.call(f"layers.{NORM_TARGETS[kind]}.forward", x, gamma, beta, handle)
     compare.structure(result, tuple, 2, f"value returned by forward ({case})", hint="return out, cache.")
     out, cache = result
-    hint = BN_CACHE_HINT if kind == "batchnorm" else LN_CACHE_HINT
-    compare.structure(cache, tuple, 6, f"cache ({case})", hint=hint)
     after = ctx.student.read(handle)
     compare.structure(after, dict, None, f"param dict after the call ({case})")
     return out, cache, after
@@ -119,25 +122,21 @@ def norm_forward(
 
 def reference_forward(ref: Any, kind: str, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
                       param: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-    """What the checks compare: out, the cache's tensors and (batchnorm) the running statistics."""
+    """What the checks compare: out and (batchnorm) the running statistics (the cache is private)."""
     param = dict(param)
-    out, (_, x_hat, mu, var, _, _) = getattr(ref.layers, NORM_TARGETS[kind]).forward(x, gamma, beta, param)
-    values = {"out": out, "x_hat": x_hat, "mu": mu, "var": var}
+    out, _ = getattr(ref.layers, NORM_TARGETS[kind]).forward(x, gamma, beta, param)
+    values = {"out": out}
     if kind == "batchnorm":
         values.update(running_mean=param["running_mean"], running_var=param["running_var"])
     return values
 
 
-def compare_forward(kind: str, out: Any, cache: tuple[Any, ...], after: dict[str, Any],
+def compare_forward(kind: str, out: Any, after: dict[str, Any],
                     expected: dict[str, Any], x: torch.Tensor, case: str) -> None:  # fmt: skip
-    """out, the cache (x_hat, mu, var) and, for batchnorm, the running statistics in the dict."""
+    """out and, for batchnorm, the running statistics in the dict (the cache is private)."""
     tolerance = TOLERANCE[x.dtype]
     hint = BN_TRAIN_HINT if kind == "batchnorm" else LN_HINT
     compare.tensor(out, expected["out"], f"out ({case})", dtype=x.dtype, hint=hint, **tolerance)
-    cache_hint = BN_CACHE_HINT if kind == "batchnorm" else LN_CACHE_HINT
-    for position, name in ((1, "x_hat"), (2, "mu"), (3, "var")):
-        compare.tensor(cache[position], expected[name], f"cache[{position}] = {name} ({case})", dtype=x.dtype,
-                       hint=cache_hint, shape_hint=cache_hint, **tolerance)  # fmt: skip
     for name in ("running_mean", "running_var"):
         if name in expected:
             compare.that(name in after, f"bn_param after the call ({case})", f"has no {name!r}.",
@@ -150,9 +149,9 @@ def run_forward(ctx: Context, kind: str, x: torch.Tensor, gamma: torch.Tensor, b
                 param: dict[str, Any], key: str = "forward") -> None:  # fmt: skip
     """One forward call against the stored reference."""
     case = case_name(x, param)
-    out, cache, after = norm_forward(ctx, kind, x, gamma, beta, param, case)
+    out, _, after = norm_forward(ctx, kind, x, gamma, beta, param, case)
     expected = ctx.expected(key, lambda ref: reference_forward(ref, kind, x, gamma, beta, param))
-    compare_forward(kind, out, cache, after, expected, x, case)
+    compare_forward(kind, out, after, expected, x, case)
 
 
 # -- BatchNorm.forward ------------------------------------------------------------------------------
@@ -182,15 +181,13 @@ def batchnorm_forward_test_mode(ctx: Context) -> None:
     x, (gamma, beta) = feature_batch(5, 6, seed), affine(6, seed + 1)
     param = {"mode": "test", "eps": 1e-4, "momentum": 0.8, **running_stats(6, seed + 2)}
     case = case_name(x, param)
-    out, cache, after = norm_forward(ctx, "batchnorm", x, gamma, beta, param, case)
+    out, _, after = norm_forward(ctx, "batchnorm", x, gamma, beta, param, case)
     expected = ctx.expected("forward", lambda ref: reference_forward(ref, "batchnorm", x, gamma, beta, param))
     compare.tensor(out, expected["out"], f"out ({case})", dtype=x.dtype, **F64,
                    hint="test mode: x_hat = (x - running_mean) / sqrt(running_var + eps); no batch statistics.")  # fmt: skip
     for name in ("running_mean", "running_var"):
         compare.tensor(after.get(name), param[name], f"bn_param['{name}'] after the test-mode call ({case})",
                        **EXACT, hint="test mode must not update (or replace) the running statistics.")  # fmt: skip
-    compare.tensor(cache[2], param["running_mean"], f"cache[2] = mu ({case})", **EXACT, hint=BN_CACHE_HINT)
-    compare.tensor(cache[3], param["running_var"], f"cache[3] = var ({case})", **EXACT, hint=BN_CACHE_HINT)
 
 
 def torch_batchnorm_steps(x_steps: list[torch.Tensor], gamma: torch.Tensor, beta: torch.Tensor,
@@ -249,6 +246,52 @@ def autograd_norm(kind: str, x: torch.Tensor, gamma: torch.Tensor, beta: torch.T
     return torch.autograd.grad(out, leaves, dout)
 
 
+def oracle_out(
+    kind: str, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float
+) -> torch.Tensor:
+    """The train-mode output by torch.nn.functional (batch statistics, biased variance)."""
+    if kind == "batchnorm":
+        return torch.nn.functional.batch_norm(x, None, None, gamma, beta, True, 0.1, eps)
+    return torch.nn.functional.layer_norm(x, (x.shape[1],), gamma, beta, eps)
+
+
+def own_cache(ctx: Context, kind: str, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
+              eps: float) -> tuple[Any, str]:  # fmt: skip
+    """(cache, note): the cache of the student's own train-mode forward on these inputs when its out
+    is right (note ''), else the documented cache and why it was used."""
+    param = {"mode": "train", "eps": eps} if kind == "batchnorm" else {"eps": eps}
+    try:
+        out, cache, _ = norm_forward(
+            ctx, kind, x, gamma, beta, param, "the forward giving backward its cache"
+        )
+        compare.tensor(out, oracle_out(kind, x, gamma, beta, eps), "out", dtype=x.dtype, **TOLERANCE[x.dtype])
+        return cache, ""
+    except (compare.CheckFailure, StudentError):
+        return norm_cache(kind, x, gamma, eps), DOCUMENTED_CACHE_HINT
+
+
+def backward_pair(ctx: Context, kind: str, target: str, dout: Any, inputs: tuple[torch.Tensor, ...],
+                  eps: float, case: str) -> tuple[Any, str]:  # fmt: skip
+    """(result, case): the student's ``layers.<target>`` given the cache of ``own_cache`` for
+    ``inputs`` = (x, gamma, beta); the case names the documented cache when that was used."""
+    cache, note = own_cache(ctx, kind, *inputs, eps)
+    case = f"{case}; {note}" if note else case
+    return call_on_cache(ctx, target, dout, cache, case, documented=bool(note)), case
+
+
+def call_on_cache(ctx: Context, target: str, dout: Any, cache: Any, case: str, documented: bool) -> Any:
+    """The student's ``layers.<target>(dout, cache)``; an exception on the documented cache (given
+    because the forward is wrong) says so."""
+    try:
+        return ctx.student.call(f"layers.{target}", dout, cache)
+    except StudentError as error:
+        if not documented or error.type_name == "NotImplementedError":
+            raise
+        from grader.checks.runner import explain  # the runner imports the checks: import at call time
+
+        raise compare.CheckFailure(f"{target} ({case}): with that cache {explain(error)}.") from None
+
+
 def compare_backward(result: Any, expected: tuple[torch.Tensor, ...], dtype: torch.dtype, case: str) -> None:
     compare.structure(
         result, tuple, 3, f"value returned by backward ({case})", hint="return dx, dgamma, dbeta."
@@ -260,12 +303,12 @@ def compare_backward(result: Any, expected: tuple[torch.Tensor, ...], dtype: tor
 
 def run_backward(ctx: Context, kind: str, target: str, N: int, D: int, eps: float,
                  dtype: torch.dtype = torch.float64, key: str = "grads") -> None:  # fmt: skip
-    """The student's ``target`` on a documented cache, against the stored reference."""
+    """The student's ``target`` on the cache of the student's forward, against the stored reference."""
     seed = seed_of(ctx.check.name)
-    x, (gamma, _) = feature_batch(N, D, seed, dtype), affine(D, seed + 1, dtype)
+    x, (gamma, beta) = feature_batch(N, D, seed, dtype), affine(D, seed + 1, dtype)
     cache, dout = norm_cache(kind, x, gamma, eps), dout_like(x, seed + 2)
-    case = f"{'' if dtype == torch.float64 else 'float32 '}x of shape ({N}, {D}), eps={eps:g}, cache of a {kind} forward"
-    result = ctx.student.call(f"layers.{target}", dout, cache)
+    case = f"{'' if dtype == torch.float64 else 'float32 '}x of shape ({N}, {D}), eps={eps:g}, train mode"
+    result, case = backward_pair(ctx, kind, target, dout, (x, gamma, beta), eps, case)
     expected = ctx.expected(key, lambda ref: list(ref.resolve(f"layers.{target}")(dout, cache)))
     compare_backward(result, tuple(expected), dtype, case)
 
@@ -278,8 +321,8 @@ def run_backward_autograd(ctx: Context, kind: str, target: str) -> None:
     x = feature_batch(N, D, int(torch.randint(0, 2**31, (), generator=g)))
     gamma, beta = affine(D, int(torch.randint(0, 2**31, (), generator=g)))
     dout = dout_like(x, int(torch.randint(0, 2**31, (), generator=g)))
-    case = f"x of shape ({N}, {D}), eps={eps:g}, cache of a {kind} forward (seed {ctx.seed})"
-    result = ctx.student.call(f"layers.{target}", dout, norm_cache(kind, x, gamma, eps))
+    case = f"x of shape ({N}, {D}), eps={eps:g}, train mode (seed {ctx.seed})"
+    result, case = backward_pair(ctx, kind, target, dout, (x, gamma, beta), eps, case)
     compare_backward(result, autograd_norm(kind, x, gamma, beta, eps, dout), torch.float64, case)
 
 
@@ -325,8 +368,8 @@ def layernorm_forward_test_mode(ctx: Context) -> None:
     for mode in ("train", "test"):
         param = {"mode": mode}
         case = case_name(x, param)
-        out, cache, after = norm_forward(ctx, "layernorm", x, gamma, beta, param, case)
-        compare_forward("layernorm", out, cache, after, expected, x, case)
+        out, _, after = norm_forward(ctx, "layernorm", x, gamma, beta, param, case)
+        compare_forward("layernorm", out, after, expected, x, case)
         compare.that(set(after) == {"mode"}, f"ln_param after the call ({case})",
                      f"gained the keys {sorted(set(after) - {'mode'})}.",
                      "layernorm keeps no running statistics: leave ln_param alone.")  # fmt: skip
@@ -371,52 +414,54 @@ def sandwich_problem(input_shape: tuple[int, ...], M: int, seed: int, dtype: tor
     return tuple(t.to(dtype) for t in (x, w, b, gamma, beta))
 
 
-def compare_nested(actual: Any, expected: Any, name: str, tolerance: dict[str, float], hint: str) -> None:
-    """Tensors within tolerance, tuples item by item, everything else equal."""
-    if isinstance(expected, torch.Tensor):
-        compare.tensor(actual, expected, name, hint=hint, **tolerance)
-    elif isinstance(expected, tuple | list):
-        compare.structure(actual, tuple, len(expected), name, hint=hint)
-        for i, (got, want) in enumerate(zip(actual, expected, strict=True)):
-            compare_nested(got, want, f"{name}[{i}]", tolerance, hint)
-    else:
-        compare.that(
-            actual == expected, name, f"expected {expected!r}, got {compare.describe(actual)}.", hint
-        )
-
-
 SANDWICH_HINT = (
-    "a = Linear.forward(x, w, b); the normalization's forward(a, gamma, beta, norm_param); then "
-    "ReLU.forward; the cache is (normalization, linear_cache, norm_cache, relu_cache)."
+    "a = Linear.forward(x, w, b); the normalization's forward(a, gamma, beta, norm_param); then ReLU.forward."
 )
 
 
 def run_sandwich_forward(ctx: Context, kind: str, input_shape: tuple[int, ...], M: int,
                          param: dict[str, Any], dtype: torch.dtype = torch.float64) -> None:  # fmt: skip
-    """out and cache of the student's Linear_Norm_ReLU.forward (reference layers inside)."""
+    """out of the student's Linear_Norm_ReLU.forward (reference layers inside; the cache is private)."""
     x, w, b, gamma, beta = sandwich_problem(input_shape, M, seed_of(ctx.check.name), dtype)
     case = f"{kind}, {case_name(x, param)}, M={M}"
     result = ctx.student.call("layers.Linear_Norm_ReLU.forward", x, w, b, gamma, beta, dict(param), kind)
     expected = ctx.expected(
-        "forward",
-        lambda ref: list(ref.layers.Linear_Norm_ReLU.forward(x, w, b, gamma, beta, dict(param), kind)),
+        "forward", lambda ref: ref.layers.Linear_Norm_ReLU.forward(x, w, b, gamma, beta, dict(param), kind)[0]
     )
     compare.structure(result, tuple, 2, f"value returned by forward ({case})", hint="return out, cache.")
-    compare.tensor(
-        result[0], expected[0], f"out ({case})", dtype=dtype, hint=SANDWICH_HINT, **TOLERANCE[dtype]
-    )
-    compare_nested(result[1], expected[1], f"cache ({case})", TOLERANCE[dtype], SANDWICH_HINT)
+    compare.tensor(result[0], expected, f"out ({case})", dtype=dtype, hint=SANDWICH_HINT, **TOLERANCE[dtype])
+
+
+def own_sandwich_cache(ctx: Context, kind: str, inputs: tuple[torch.Tensor, ...]) -> tuple[Any, str]:
+    """(cache, note): the cache of the student's own train-mode Linear_Norm_ReLU.forward on
+    ``inputs`` = (x, w, b, gamma, beta) when its out is right, else the documented cache and why."""
+    x, w, b, gamma, beta = inputs
+    param = {"mode": "train"} if kind == "batchnorm" else {}
+    want = oracle_out(kind, x.reshape(x.shape[0], -1) @ w + b, gamma, beta, 1e-5).clamp(min=0)
+    try:
+        result = ctx.student.call("layers.Linear_Norm_ReLU.forward", *inputs, param, kind)
+        compare.structure(result, tuple, 2, "Linear_Norm_ReLU.forward")
+        compare.tensor(result[0], want, "out", dtype=x.dtype, **TOLERANCE[x.dtype])
+        return result[1], ""
+    except (compare.CheckFailure, StudentError):
+        note = (
+            "your forward's output is wrong, so your backward was given the documented cache "
+            "(normalization, linear_cache, norm_cache, relu_cache); fix the forward first"
+        )
+        return sandwich_cache(kind, *inputs), note
 
 
 def run_sandwich_backward(ctx: Context, kind: str, input_shape: tuple[int, ...], M: int,
                           dtype: torch.dtype = torch.float64) -> None:  # fmt: skip
-    """The student's Linear_Norm_ReLU.backward on a cache of the reference forward."""
+    """The student's Linear_Norm_ReLU.backward on the cache of the student's own forward (the pair)."""
     seed = seed_of(ctx.check.name)
-    x, w, b, gamma, beta = sandwich_problem(input_shape, M, seed, dtype)
-    sandwich = sandwich_cache(kind, x, w, b, gamma, beta)
+    inputs = sandwich_problem(input_shape, M, seed, dtype)
+    sandwich = sandwich_cache(kind, *inputs)
     upstream = dout_like(torch.empty(input_shape[0], M, dtype=dtype), seed + 2)
-    case = f"{kind}, x of shape {tuple(input_shape)}, M={M}, cache of a train-mode forward"
-    result = ctx.student.call("layers.Linear_Norm_ReLU.backward", upstream, sandwich)
+    case = f"{kind}, x of shape {tuple(input_shape)}, M={M}, train mode"
+    cache, note = own_sandwich_cache(ctx, kind, inputs)
+    case = f"{case}; {note}" if note else case
+    result = call_on_cache(ctx, "Linear_Norm_ReLU.backward", upstream, cache, case, documented=bool(note))
     expected = ctx.expected(
         "grads", lambda ref: list(ref.layers.Linear_Norm_ReLU.backward(upstream, sandwich))
     )
