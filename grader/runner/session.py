@@ -351,6 +351,12 @@ class Session:
             frame = protocol.frame_bytes({"kind": "error", "message": f"{target} is not available"})
         else:  # computed outside this process, within bounds of its own (grader.checks.callbacks)
             frame = reference.answer(target, *value, deadline)
+        if reference is not None:
+            reference.charge(time.monotonic() - start)
+            used_up = reference.over()
+            if used_up:  # the budget ran out during this callback: the session ends, whatever the answer
+                self._die(f"called back during {what} after using up {used_up}")
+        start = time.monotonic()
         self._send(frame, deadline, what)
         if reference is not None:
             reference.charge(time.monotonic() - start)
