@@ -10,15 +10,14 @@ are on disk now, so edits are picked up without restarting the kernel.
 from __future__ import annotations
 
 import contextlib
-import html
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
-from grader import paths
+from grader import paths, render
 from grader.checks import registry
 from grader.checks.reference import ReferenceStore, load_reference
-from grader.checks.runner import CheckResult, CheckRunner, assemble_lib
+from grader.checks.runner import CheckRunner, assemble_lib
 from grader.runner.launch import SandboxPolicy
 
 
@@ -42,31 +41,6 @@ def quick_test() -> Iterator[None]:
         yield
     except NotImplementedError as error:
         print(f"{error}: this quick test runs once it is written.")
-
-
-def _html(task: str, results: Sequence[CheckResult]) -> str:
-    rows = []
-    for r in results:
-        colour = "#1a7f37" if r.passed else "#cf222e"
-        status = "PASS" if r.passed else "FAIL"
-        message = html.escape(r.message) or "&nbsp;"
-        rows.append(
-            f"<tr><td style='color:{colour};font-weight:bold'>{status}</td><td><code>{r.check}</code></td>"
-            f"<td>{r.points:g}/{r.max_points:g}</td><td style='text-align:left'>{message}</td></tr>"
-        )
-    earned, possible = sum(r.points for r in results), sum(r.max_points for r in results)
-    colour = "#1a7f37" if earned == possible else "#cf222e"
-    title = f"<b style='color:{colour}'>{html.escape(task)}: {earned:g}/{possible:g} public points</b>"
-    return f"{title}<table>{''.join(rows)}</table>"
-
-
-def _text(task: str, results: Sequence[CheckResult]) -> str:
-    lines = [
-        f"{task}: {sum(r.points for r in results):g}/{sum(r.max_points for r in results):g} public points"
-    ]
-    for r in results:
-        lines.append(f"  {'PASS' if r.passed else 'FAIL'}  {r.check}  {r.message}")
-    return "\n".join(lines)
 
 
 _warm: tuple[tempfile.TemporaryDirectory[str], CheckRunner] | None = None
@@ -110,9 +84,9 @@ def check(task: str, assignment: str | None = None) -> None:
     try:
         from IPython.display import HTML, display
 
-        display(HTML(_html(task, results)))
+        display(HTML(render.notebook_check_html(task, results)))
     except ImportError:
-        print(_text(task, results))
+        print(render.notebook_check_text(task, results))
     failed = [r for r in results if not r.passed]
     if failed:
         first = failed[0].message.removeprefix(f"{task} ")

@@ -9,8 +9,9 @@ import re
 
 import pytest
 
-from grader import untrusted
+from grader import render, untrusted
 from grader.autograde import reports
+from grader.results import SubmissionResult
 from tests.attacks.round2_surface import ESCAPES
 
 #: What a terminal or a spreadsheet acts on: C0/C1 controls, DEL, bidi overrides (newline allowed
@@ -56,9 +57,10 @@ def test_any_other_name_becomes_a_safe_distinct_file_name(name: str):
     assert safe != untrusted.file_name(name + "!"), "different names, different files"
 
 
-def _result(message: str, problem: str, student: str = "alice") -> dict:
+def _result(message: str, problem: str, student: str = "alice") -> SubmissionResult:
     check = {
         "check": "linear_forward_small",
+        "assignment": "a1",
         "task": "Linear.forward",
         "visibility": "public",
         "points": 0.0,
@@ -66,25 +68,20 @@ def _result(message: str, problem: str, student: str = "alice") -> dict:
         "passed": False,
         "message": message,
     }
-    return {
-        "student": student,
-        "assignment": "a1",
-        "score": 0.0,
-        "max_score": 1.0,
-        "problems": [problem],
-        "checks": [check],
-    }
+    return SubmissionResult.from_json(
+        {"student": student, "assignment": "a1", "problems": [problem], "checks": [check]}
+    )
 
 
 def test_reports_carry_no_control_character_or_markup():
     result = _result(f"your code raised {HOSTILE}", f"notebook execution failed (exit -9): {HOSTILE}")
-    markdown = reports.feedback_markdown(result)
+    markdown = render.feedback_markdown(result)
     assert not UNSAFE.search(markdown)
     assert not any(line.startswith(("# Score", "- PASS")) for line in markdown.splitlines())
     assert not re.search(r"(?<!\\)[<`*\[]", markdown.split("## Linear.forward")[1])
-    page = reports.feedback_html(result)
+    page = render.feedback_html(result)
     assert not UNSAFE.search(page) and "<img" not in page
-    gradescope = reports.gradescope(result)
+    gradescope = render.gradescope(result)
     assert not UNSAFE.search(json.dumps(gradescope, ensure_ascii=False))
 
 

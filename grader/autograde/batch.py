@@ -24,13 +24,13 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import nbformat
 
-from grader import untrusted
+from grader import render, untrusted
 from grader.autograde import gradebook, reports
 from grader.autograde.intake import Submission, intake, record_id_for
+from grader.autograde.nbgrader_hooks import write_check_tables
 from grader.autograde.notebooks import (
     execute,
     inert_markup,
@@ -41,11 +41,11 @@ from grader.autograde.notebooks import (
 from grader.autograde.roster import RosterStudent
 from grader.checks import callbacks, registry
 from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
-from grader.checks.runner import CheckResult, CheckRunner, submission_lib
+from grader.checks.runner import CheckRunner, submission_lib
+from grader.results import CheckResult, Status, SubmissionResult
 from grader.runner import host
-from grader.runner.launch import SandboxPolicy
+from grader.runner.launch import SandboxPolicy, bwrap_path
 
-Result = dict[str, Any]
 SECRET = "submission_secret.txt"
 
 
@@ -83,20 +83,22 @@ def checks_of(assignment: str) -> list[registry.Check]:
     return registry.select(registry.load_checks(include_hidden=True), [assignment])
 
 
-def summarise(submission: Submission, results: Sequence[CheckResult]) -> Result:
-    checks = [r.as_dict() for r in results]
-    return {
-        "student": submission.student,
-        "assignment": submission.assignment,
-        "problems": list(submission.problems),
-        "checks": checks,
-        "tasks": {
-            task: sum(c["points"] for c in checks if c["task"] == task)
-            for task in dict.fromkeys(c["task"] for c in checks)
-        },
-        "score": sum(c["points"] for c in checks),
-        "max_score": sum(c["max_points"] for c in checks),
-    }
+def isolation_of(policy: SandboxPolicy) -> str:
+    """How student code runs under ``policy`` on this machine, for the record."""
+    if policy.use_bwrap and bwrap_path() is not None:
+        return "bubblewrap (warm host)" if host.warm_available(policy) else "bubblewrap"
+    return "rlimits only (no bubblewrap)"
+
+
+def summarise(
+    submission: Submission,
+    results: Sequence[CheckResult],
+    status: Status = Status.GRADED,
+    isolation: str = "",
+) -> SubmissionResult:
+    return SubmissionResult(
+        submission.student, submission.assignment, status, list(results), list(submission.problems), isolation
+    )
 
 
 def _unrunnable(checks: Sequence[registry.Check], reason: str) -> list[CheckResult]:
@@ -107,9 +109,15 @@ def _unrunnable(checks: Sequence[registry.Check], reason: str) -> list[CheckResu
 
 
 def _grade_notebooks(
-    submission: Submission, lib_dir: Path | None, options: BatchOptions, db_url: str, names: Sequence[str]
+    submission: Submission,
+    lib_dir: Path | None,
+    options: BatchOptions,
+    db_url: str,
+    names: Sequence[str],
+    checks: Sequence[CheckResult],
 ) -> dict[str, str]:
-    """Restore, execute (sandboxed) and store each expected notebook; returns {notebook: problem}.
+    """Restore, execute (sandboxed) and store each expected notebook, each task's check cell
+    showing the graders every check of ``checks``; returns {notebook: problem}.
 
     Every student gets every notebook in ``autograded/`` (the released one when theirs is missing
     or unusable), so formgrader lists the whole class. ``lib_dir`` None: nothing to execute.
@@ -154,41 +162,40 @@ def _grade_notebooks(
                 problem = f"the notebook could not be executed ({type(error).__name__})"
         else:
             notebook = sanitize_outputs(notebook, notebook)
-        nbformat.write(inert_markup(notebook, released), target / f"{name}.ipynb")
+        notebook = write_check_tables(inert_markup(notebook, released), checks, render.Audience.GRADER)
+        nbformat.write(notebook, target / f"{name}.ipynb")
         problems[f"{name}.ipynb"] = problem
     return problems
 
 
-def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Sequence[str]) -> Result:
+def grade_upload(
+    upload: Path, options: BatchOptions, db_url: str, notebooks: Sequence[str]
+) -> SubmissionResult:
     """Everything about one upload, as plain data. Runs in a worker; never raises for bad input."""
     start = time.perf_counter()
     checks = checks_of(options.assignment)
     with tempfile.TemporaryDirectory(prefix="grader-upload-") as tmp:
         submission = intake(upload, options.assignment, Path(tmp) / "submission")
         if not submission.files:
-            results = _unrunnable(checks, "no task files in the submission")
-            notebook_problems = _grade_notebooks(submission, None, options, db_url, notebooks)
+            status, results = Status.EMPTY, _unrunnable(checks, "no task files in the submission")
+            notebook_problems = _grade_notebooks(submission, None, options, db_url, notebooks, results)
         else:
             reference, store = grading_reference()
             with (
                 submission_lib(submission.root) as (lib_dir, _),
                 CheckRunner(lib_dir, options.policy, reference, store, options.check_budget) as runner,
             ):
-                results = runner.run(checks)
-                notebook_problems = _grade_notebooks(submission, lib_dir, options, db_url, notebooks)
+                status, results = Status.GRADED, runner.run(checks)
+                notebook_problems = _grade_notebooks(submission, lib_dir, options, db_url, notebooks, results)
         secret = write_submitted(
             submission, options.out / "submitted" / submission.student / options.assignment
         )
         autograded = options.out / "autograded" / submission.student / options.assignment
         write_nbgrader_files(autograded, submission.timestamp, secret)
-    result = summarise(submission, results)
-    result["problems"] += [f"{name}: {problem}" for name, problem in notebook_problems.items() if problem]
-    result.update(
-        upload=upload.name,
-        upload_sha256=upload_digest(upload),
-        timestamp=submission.timestamp,
-        seconds=round(time.perf_counter() - start, 2),
-    )
+    result = summarise(submission, results, status, isolation_of(options.policy))
+    result.problems += [f"{name}: {problem}" for name, problem in notebook_problems.items() if problem]
+    result.upload, result.upload_sha256 = upload.name, upload_digest(upload)
+    result.timestamp, result.seconds = submission.timestamp, round(time.perf_counter() - start, 2)
     return result
 
 
@@ -273,13 +280,14 @@ def _start_worker(policy: SandboxPolicy | None) -> None:
             callbacks.shared_worker().start()
 
 
-def _crashed(upload: Path, options: BatchOptions, error: BaseException) -> Result:
-    """The grader itself failed on an upload: recorded as such, the batch goes on."""
+def _crashed(upload: Path, options: BatchOptions, error: BaseException) -> SubmissionResult:
+    """The grader itself failed on an upload: recorded as such (retried by the next run), the batch goes on."""
     submission = Submission(record_id_for(upload), options.assignment, upload)
     detail = "".join(traceback.format_exception_only(type(error), error)).strip()
     submission.problems.append(f"grading failed, please report: {detail}")
-    result = summarise(submission, _unrunnable(checks_of(options.assignment), "not graded (grader error)"))
-    result.update(upload=upload.name, upload_sha256=upload_digest(upload), timestamp=None, seconds=0.0)
+    unrun = _unrunnable(checks_of(options.assignment), "not graded (grader error)")
+    result = summarise(submission, unrun, Status.CRASHED, isolation_of(options.policy))
+    result.upload, result.upload_sha256 = upload.name, upload_digest(upload)
     return result
 
 
@@ -288,22 +296,21 @@ def _done(upload: Path, options: BatchOptions) -> bool:
     if options.force or not path.exists():
         return False
     try:
-        stored = json.loads(path.read_text())
-    except ValueError:
+        stored = SubmissionResult.from_json(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError):
         return False
-    crashed = any(str(p).startswith("grading failed") for p in stored.get("problems", []))
     submitted = options.out / "submitted" / record_id_for(upload) / options.assignment
     return (
-        stored.get("upload_sha256") == upload_digest(upload)
-        and stored.get("assignment") == options.assignment
-        and not crashed  # a grader failure (a worker killed ...) is retried, not kept as the grade
+        stored.upload_sha256 == upload_digest(upload)
+        and stored.assignment == options.assignment
+        and stored.status is not Status.CRASHED  # a grader failure (a worker killed ...) is retried
         and (submitted / "timestamp.txt").is_file()  # graded before nbgrader's layout: regraded once
     )
 
 
 def autograde(
     uploads: Iterable[Path], options: BatchOptions, executor: Executor | None = None, workers: int = 2
-) -> list[Result]:
+) -> list[SubmissionResult]:
     """Grade ``uploads`` into ``options.out``; returns every student's result (old and new)."""
     uploads = sorted(set(uploads))
     pending = [u for u in uploads if not _done(u, options)]
@@ -326,26 +333,8 @@ def autograde(
                 result = future.result()
             except Exception as error:  # a worker died or the grader broke: record it, continue
                 result = _crashed(upload, options, error)
-            try:
-                reports.write_student(result, options.out)
-                gradebook.record(
-                    db_url, options.assignment, result["student"], result["tasks"], result["timestamp"]
-                )
-            except Exception as error:  # one student's record must not stop the batch; a re-run retries it
-                (options.out / "results" / f"{untrusted.file_name(result['student'])}.json").unlink(
-                    missing_ok=True
-                )
-                message = f"could not record {result['student']}: {type(error).__name__}: {error}"
-                print(untrusted.terminal(message), flush=True)
-                continue
-            problems = "; ".join(result["problems"])
-            print(
-                untrusted.terminal(
-                    f"[{number}/{len(pending)}] {result['student']}: {result['score']:g}/{result['max_score']:g}"
-                    f" ({result['seconds']:.1f} s){'  problems: ' + problems if problems else ''}"
-                ),
-                flush=True,
-            )
+            if record(result, options.out, db_url):
+                print(render.progress_line(number, len(pending), result), flush=True)
     finally:
         if own_executor and executor is not None:
             executor.shutdown()
@@ -353,11 +342,9 @@ def autograde(
     results = export(options.out, options.assignment, db_url)
     summary = {
         "assignment": options.assignment,
-        "students": len(results),
+        **render.batch_summary(results),
         "graded_now": len(pending),
         "skipped_unchanged": len(uploads) - len(pending),
-        "with_problems": sorted(r["student"] for r in results if r["problems"]),
-        "full_marks": sorted(r["student"] for r in results if r["score"] == r["max_score"]),
         "seconds": round(time.perf_counter() - start, 1),
         "sandboxed": options.policy.use_bwrap,
     }
@@ -365,22 +352,27 @@ def autograde(
     return results
 
 
-def _collect(out: Path, assignment: str) -> list[Result]:
-    results = []
-    for path in sorted((out / "results").glob("*.json")):
-        result = json.loads(path.read_text())
-        if result.get("assignment") == assignment:
-            results.append(result)
-    return results
-
-
-def export(out: Path, assignment: str, db_url: str | None = None) -> list[Result]:
-    """Rewrite every export of ``assignment`` in the grading folder ``out`` from its stored results
-    and the gradebook (manual grades given in formgrader since the batch ran included); returns
-    the results."""
-    results = _collect(out, assignment)
-    for result in results:
+def record(result: SubmissionResult, out: Path, db_url: str) -> bool:
+    """Store ``result`` (results/, exports/) and its task scores in the gradebook; False (and
+    nothing stored, so that a re-run retries) when that fails."""
+    try:
         reports.write_student(result, out)
-    manual = gradebook.manual_scores(db_url or gradebook.db_url(out), assignment)
-    reports.write_grades_csv(results, manual, reports.grades_csv(out))
+        gradebook.record(db_url, result.assignment, result.student, result.task_points, result.timestamp)
+    except Exception as error:  # one student's record must not stop the batch
+        (out / "results" / f"{untrusted.file_name(result.student)}.json").unlink(missing_ok=True)
+        message = f"could not record {result.student}: {type(error).__name__}: {error}"
+        print(untrusted.terminal(message), flush=True)
+        return False
+    return True
+
+
+def export(out: Path, assignment: str, db_url: str | None = None) -> list[SubmissionResult]:
+    """Rewrite every export of ``assignment`` in the grading folder ``out`` from its stored results
+    and the gradebook (manual grades and comments given in formgrader since the batch ran
+    included); returns the results."""
+    results = reports.read_results(out, assignment)
+    answers = gradebook.written_answers(db_url or gradebook.db_url(out), assignment)
+    for result in results:
+        reports.write_student(result, out, answers.get(result.student, ()))
+    reports.write_grades_csv(results, answers, reports.grades_csv(out))
     return results

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from grader import paths, untrusted
+from grader import paths, render, untrusted
 from grader.autograde import gradebook, reports
 from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.roster import RosterError, RosterStudent, read_roster
+from grader.results import SubmissionResult
 from grader.runner.launch import SandboxPolicy, bwrap_path
 
 
@@ -25,14 +27,8 @@ def expand(arguments: list[str]) -> list[Path]:
     return uploads
 
 
-def print_table(results: list[dict[str, Any]], out: Path) -> None:
-    students = {id(r): untrusted.terminal(r["student"], 80) for r in results}
-    width = max([len(name) for name in students.values()] + [7])
-    print(f"\n{'student':<{width}}  {'score':>9}  problems")
-    for result in sorted(results, key=lambda r: r["student"]):
-        score = f"{result['score']:g}/{result['max_score']:g}"
-        problems = untrusted.terminal("; ".join(result["problems"]), 120)
-        print(f"{students[id(result)]:<{width}}  {score:>9}  {problems}")
+def print_table(results: Sequence[SubmissionResult], out: Path) -> None:
+    print("\n" + render.class_table(results))
     print(
         f"\ngradebook: {out / 'gradebook.db'}  (formgrader: cd {out} && jupyter lab)\n"
         f"grades:    {reports.grades_csv(out)}\nfeedback:  {reports.exports(out) / 'feedback'}/<student>/\n"

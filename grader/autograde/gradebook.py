@@ -20,6 +20,7 @@ from pathlib import Path
 from grader import paths
 from grader.autograde.roster import RosterStudent
 from grader.checks.tasks import TASKS
+from grader.results import WrittenAnswer
 
 CONFIG = """\
 # nbgrader configuration of this grading folder (written by python -m grader autograde).
@@ -30,6 +31,18 @@ c.CourseDirectory.db_url = {db_url!r}
 c.Exchange.root = {exchange!r}
 # Student notebooks are hostile markup: formgrader and feedback pages must not run their script.
 c.HTMLExporter.sanitize_html = True
+# Autograde (button and `nbgrader autograde`) grades with the sandboxed checks, as `python -m grader
+# autograde` does; feedback shows students each task's checks (hidden ones by name and score only).
+c.Autograde.autograde_preprocessors = [
+    "grader.autograde.nbgrader_hooks.SandboxAutograde",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.GenerateFeedback.preprocessors = [
+    "grader.autograde.nbgrader_hooks.StudentFeedback",
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
 """
 
 
@@ -119,7 +132,7 @@ def record(
                 if grade.name in scores:
                     grade.auto_score = scores[grade.name]
                     grade.needs_manual_grade = False
-                else:  # a written answer: a person grades it in formgrader
+                elif is_written_answer(grade.cell.cell_type):  # a person grades it in formgrader
                     grade.auto_score = None
                     grade.needs_manual_grade = grade.manual_score is None
         gradebook.db.commit()
@@ -173,15 +186,25 @@ def _parse_timestamp(timestamp: object) -> object:
         return None
 
 
-def manual_scores(url: str, assignment: str) -> dict[str, dict[str, float | None]]:
-    """{student: {grade_id: manual score or None}} for the written answers."""
+def written_answers(url: str, assignment: str) -> dict[str, list[WrittenAnswer]]:
+    """{student: their written answers (markdown grade cells): manual grade, points, comment}."""
     from nbgrader.api import Gradebook
 
-    scores: dict[str, dict[str, float | None]] = {}
+    answers: dict[str, list[WrittenAnswer]] = {}
     with Gradebook(url) as gradebook:
         for submission in gradebook.find_assignment(assignment).submissions:
             for notebook in submission.notebooks:
-                for grade in notebook.grades:
-                    if grade.cell.cell_type == "markdown":
-                        scores.setdefault(submission.student_id, {})[grade.name] = grade.manual_score
-    return scores
+                comments = {c.name: c.manual_comment or c.auto_comment or "" for c in notebook.comments}
+                answers.setdefault(submission.student_id, []).extend(
+                    WrittenAnswer(
+                        grade.name, grade.manual_score, float(grade.max_score), comments.get(grade.name, "")
+                    )
+                    for grade in notebook.grades
+                    if is_written_answer(grade.cell.cell_type)
+                )
+    return answers
+
+
+def is_written_answer(cell_type: str) -> bool:
+    """A grade cell a person grades: the markdown ones (every code grade cell is a task's checks)."""
+    return cell_type == "markdown"

@@ -23,9 +23,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from grader import paths
-from grader.autograde import reports
-from grader.autograde.batch import checks_of, grading_reference, summarise
+from grader import paths, render
+from grader.autograde.batch import checks_of, grading_reference, isolation_of, summarise
 from grader.autograde.intake import intake
 from grader.checks.runner import CheckRunner, submission_lib
 from grader.runner import launch
@@ -126,7 +125,7 @@ def grade(assignment: str, root: Path) -> dict[str, Any]:
             CheckRunner(lib_dir, policy, reference, store, CHECK_BUDGET) as runner,
         ):
             checks = runner.run(checks_of(assignment))
-    result = reports.gradescope(summarise(submission, checks))
+    result = render.gradescope(summarise(submission, checks, isolation=isolation_of(policy)))
     if not policy.use_bwrap:
         result["output"] = "\n".join(
             filter(None, [result["output"], "(graded without bubblewrap: an unprivileged child process)"])

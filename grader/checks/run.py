@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from grader import render
 from grader.checks import registry
 from grader.checks.context import DEFAULT_SEED
 from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
 from grader.checks.runner import CheckResult, CheckRunner, submission_lib
 from grader.runner.launch import SandboxPolicy
-
-_WIDTH = 112
 
 
 def grade(
@@ -41,55 +39,6 @@ def grade(
         return runner.run(chosen, seed)
 
 
-def summary(results: Sequence[CheckResult]) -> dict[str, Any]:
-    """The JSON report: every check, plus the total score."""
-    return {
-        "checks": [
-            {
-                key: r.as_dict()[key]
-                for key in ("check", "assignment", "task", "points", "max_points", "passed", "message")
-            }
-            for r in results
-        ],
-        "score": sum(r.points for r in results),
-        "max_score": sum(r.max_points for r in results),
-    }
-
-
-def _clip(text: str, width: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
-def table(results: Sequence[CheckResult], verbose: bool = False) -> str:
-    """A table per assignment: one row per task, its points and the first failure reason.
-
-    A task whose checks all fail with the same message (typically "not implemented yet") gets
-    that message once; with ``verbose`` every failing check is listed under its task.
-    """
-    by_assignment: dict[str, dict[str, list[CheckResult]]] = defaultdict(lambda: defaultdict(list))
-    for result in results:
-        by_assignment[result.assignment][result.task].append(result)
-    lines = []
-    for assignment, tasks in by_assignment.items():
-        earned = sum(r.points for rs in tasks.values() for r in rs)
-        possible = sum(r.max_points for rs in tasks.values() for r in rs)
-        lines.append(f"{assignment}  {earned:g}/{possible:g} points")
-        lines.append("-" * _WIDTH)
-        for task, rows in tasks.items():
-            failed = [r for r in rows if not r.passed]
-            points = f"{sum(r.points for r in rows):g}/{sum(r.max_points for r in rows):g}"
-            status = "PASS" if not failed else "FAIL"
-            reasons = {r.message for r in failed}
-            note = ""
-            if failed:
-                note = failed[0].message if len(reasons) == 1 else f"{len(failed)}/{len(rows)} checks fail"
-            lines.append(f"  {status}  {task:<32} {points:>7}  {_clip(note, _WIDTH - 48)}")
-            if failed and (verbose or len(reasons) > 1):
-                for r in failed:
-                    lines.append(f"        - {r.check}: {_clip(r.message, 400)}")
-        lines.append("")
-    return "\n".join(lines)
 
 
 def main(args: Any) -> int:
@@ -103,8 +52,8 @@ def main(args: Any) -> int:
     if not results:
         print("no checks selected")
         return 2
-    print(table(results, verbose=args.verbose))
-    report = summary(results)
+    print(render.terminal_table(results, verbose=args.verbose))
+    report = render.check_report(results)
     print(f"total: {report['score']:g}/{report['max_score']:g}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")

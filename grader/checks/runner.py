@@ -16,7 +16,6 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -27,27 +26,13 @@ from grader.checks.compare import CheckFailure
 from grader.checks.context import DEFAULT_SEED, Context
 from grader.checks.reference import ReferenceLib, ReferenceStore
 from grader.checks.registry import Check
+from grader.results import CheckResult
 from grader.runner.launch import SandboxPolicy
 from grader.runner.session import ChildDied, Sandbox, Session, StudentError
 
 _STUDENT_FRAME = re.compile(r'File "[^"]*/(course_lib/\w+\.py)", line (\d+)')
 #: Longest message kept per check (messages quote student exceptions and values).
 MAX_MESSAGE = 2000
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    check: str
-    assignment: str
-    task: str
-    visibility: str
-    points: float
-    max_points: float
-    passed: bool
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _locate(traceback: str) -> str:

@@ -1,0 +1,163 @@
+"""Our grading inside nbgrader's own pipelines (the grading folder's ``nbgrader_config.py`` registers them).
+
+- :class:`SandboxAutograde` replaces nbgrader's ``Execute`` and ``SaveAutoGrades`` in ``nbgrader
+  autograde`` (and formgrader's Autograde button): it regrades the student's ``submitted/`` folder
+  with ``python -m grader autograde``'s batch, in a separate process (our sandboxed checks, the
+  notebook executed in the sandbox, the gradebook, ``results/`` and ``exports/`` written as by the
+  batch), and hands nbgrader the autograded notebook the batch wrote.
+- :class:`StudentFeedback` runs first in ``nbgrader generate_feedback``: each task's check cell
+  shows the student's view of its checks (hidden ones by name and score only; graders' autograded
+  notebooks show every message), and a summary of the autograded tasks opens the page.
+
+:func:`write_check_tables` puts a task's check table into its check cell (the batch calls it with
+the graders' view).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbconvert.preprocessors import Preprocessor
+
+from grader import render
+from grader.autograde.intake import MANIFEST
+from grader.checks.tasks import TASKS
+from grader.results import CheckResult, SubmissionResult, task_scores
+
+#: Seconds ``nbgrader autograde`` waits for one student's regrading.
+REGRADE_TIMEOUT = 1800.0
+
+
+def _check_cells(notebook: Any) -> dict[str, Any]:
+    """{grade_id: cell} of the notebook's code grade cells (each task's check cell)."""
+    cells = {}
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and isinstance(meta.get("grade_id"), str):
+            cells[meta["grade_id"]] = cell
+    return cells
+
+
+def write_check_tables(notebook: Any, checks: Sequence[CheckResult], audience: render.Audience) -> Any:
+    """Replace the outputs of each task's check cell with its table for ``audience``; a check
+    cell of a task without results (none graded) is left empty."""
+    cells = _check_cells(notebook)
+    for cell in cells.values():
+        cell.outputs = []
+    for task in task_scores(checks):
+        cell = cells.get(TASKS[task.task].grade_id) if task.task in TASKS else None
+        if cell is not None:
+            cell.outputs = [nbformat.v4.new_output("display_data", data=render.task_output(task, audience))]
+    return notebook
+
+
+def course_root(resources: dict[str, Any]) -> Path:
+    """The grading folder of the notebook nbgrader is converting (``<root>/<stage>/<student>/<assignment>``)."""
+    return Path(resources["metadata"]["path"]).resolve().parents[2]
+
+
+def stored_result(root: Path, student: str, assignment: str) -> SubmissionResult | None:
+    from grader import untrusted
+
+    path = root / "results" / f"{untrusted.file_name(student)}.json"
+    try:
+        result = SubmissionResult.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return result if result.assignment == assignment else None
+
+
+class StudentFeedback(Preprocessor):
+    """``generate_feedback``: check cells show what the student may see; a summary opens the page."""
+
+    def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        info = resources["nbgrader"]
+        result = stored_result(course_root(resources), info["student"], info["assignment"])
+        checks = result.checks if result is not None else []  # never the graders' view
+        write_check_tables(nb, checks, render.Audience.STUDENT)
+        if result is not None:
+            summary = nbformat.v4.new_raw_cell(render.feedback_summary_html(result))
+            summary.metadata["raw_mimetype"] = "text/html"
+            nb.cells.insert(0, summary)
+        return nb, resources
+
+
+def _iso(timestamp_file: Path) -> str | None:
+    """nbgrader's ``timestamp.txt`` as ISO 8601 (the manifest's format), or None."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        return parse_utc(timestamp_file.read_text().strip()).replace(tzinfo=dt.UTC).isoformat()
+    except (OSError, ValueError, OverflowError, TypeError):
+        return None
+
+
+def stage_upload(submitted: Path, student: str, assignment: str, dest: Path) -> Path:
+    """``submitted/<student>/<assignment>/`` as an upload folder ``dest/<student>`` in the layout
+    ``grader submit`` writes (task files, notebooks, a manifest with the recorded time)."""
+    upload = dest / student
+    (upload / "assignments" / assignment).mkdir(parents=True)
+    for notebook in submitted.glob("*.ipynb"):
+        shutil.copyfile(notebook, upload / "assignments" / assignment / notebook.name)
+    if (submitted / "course_lib").is_dir():
+        shutil.copytree(submitted / "course_lib", upload / "course_lib")
+    manifest = {"assignment": assignment, "timestamp": _iso(submitted / "timestamp.txt")}
+    (upload / MANIFEST).write_text(json.dumps(manifest))
+    return upload
+
+
+class SandboxAutograde(Preprocessor):
+    """``nbgrader autograde``: grade the submission with our sandboxed checks. nbgrader calls it
+    per notebook; every course assignment has one (with several, each would regrade the whole
+    submission: the same result, more time)."""
+
+    def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        info = resources["nbgrader"]
+        root = course_root(resources)
+        student, assignment = info["student"], info["assignment"]
+        self._regrade(root, student, assignment)
+        graded = root / "autograded" / student / assignment / f"{info['notebook']}.ipynb"
+        return nbformat.read(graded, as_version=4), resources
+
+    def _regrade(self, root: Path, student: str, assignment: str) -> None:
+        command = [sys.executable, "-m", "grader.autograde.nbgrader_hooks", str(root), assignment, student]
+        process = subprocess.run(
+            command,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=REGRADE_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        for line in process.stdout.splitlines():
+            self.log.info("%s", line)
+        if process.returncode != 0:
+            raise RuntimeError(f"grading {student} failed:\n{process.stdout}{process.stderr[-3000:]}")
+
+
+def regrade(root: Path, assignment: str, student: str) -> SubmissionResult:
+    """Grade ``submitted/<student>/<assignment>`` of the grading folder ``root`` as the batch does."""
+    from grader.autograde.batch import BatchOptions, autograde
+    from grader.runner.launch import SandboxPolicy, bwrap_path
+
+    submitted = root / "submitted" / student / assignment
+    with tempfile.TemporaryDirectory(prefix="grader-regrade-") as tmp:
+        upload = stage_upload(submitted, student, assignment, Path(tmp))
+        policy = SandboxPolicy(use_bwrap=bwrap_path() is not None)
+        options = BatchOptions(assignment, root, policy, force=True)
+        results = autograde([upload], options, workers=1)
+    return next(r for r in results if r.student == student)
+
+
+if __name__ == "__main__":
+    graded = regrade(Path(sys.argv[1]), sys.argv[2], sys.argv[3])
+    print(f"{graded.student}: {graded.score:g}/{graded.max_score:g} ({graded.status.value})")
