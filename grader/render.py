@@ -131,38 +131,40 @@ def batch_summary(results: Sequence[SubmissionResult]) -> dict[str, Any]:
     }
 
 
-# ---- HTML tables (notebook check cells, nbgrader cells, feedback) ------------------------------
+# ---- HTML (notebook check cells, nbgrader cells, feedback) -------------------------------------
+# Only what nbconvert's sanitizer keeps (formgrader and nbgrader's feedback pass outputs through it):
+# div, span, ul, li, b, code, with classes (Bootstrap's text-success/text-danger colour them there;
+# the inline colour serves JupyterLab; FEEDBACK_CSS styles the rest).
 
-TABLE_STYLE = "border-collapse:collapse;margin:0.3em 0"
-CELL_STYLE = "padding:2px 8px;text-align:left;vertical-align:top;border-bottom:1px solid #ddd"
+
+def _verdict(passed: bool, text: str) -> str:
+    kind, colour = ("success", PASS_COLOUR) if passed else ("danger", FAIL_COLOUR)
+    return f"<b class='text-{kind} grader-{kind}' style='color:{colour}'>{text}</b>"
 
 
-def _html_row(check: CheckResult, audience: Audience) -> str:
-    colour = PASS_COLOUR if check.passed else FAIL_COLOUR
-    message = untrusted.html_text(message_for(check, audience), 4000) or "&nbsp;"
+def _html_item(check: CheckResult, audience: Audience) -> str:
+    message = untrusted.html_text(message_for(check, audience), 4000)
     return (
-        f"<tr><td style='{CELL_STYLE};color:{colour};font-weight:bold'>{_status(check.passed)}</td>"
-        f"<td style='{CELL_STYLE}'><code>{html.escape(_label(check))}</code></td>"
-        f"<td style='{CELL_STYLE}'>{_points(check.points, check.max_points)}</td>"
-        f"<td style='{CELL_STYLE}'>{message}</td></tr>"
+        f"<li>{_verdict(check.passed, _status(check.passed))} <code>{html.escape(_label(check))}</code>"
+        f" {_points(check.points, check.max_points)}"
+        + (f"<div class='grader-message'>{message}</div>" if message else "")
+        + "</li>"
     )
 
 
 def task_html(task: TaskScore, audience: Audience, what: str = "points") -> str:
-    """One task's table: a coloured title with its total, a row per check."""
-    colour = PASS_COLOUR if task.passed else FAIL_COLOUR
-    title = f"{html.escape(task.task)}: {_points(task.points, task.max_points)} {what}"
-    rows = "".join(_html_row(c, audience) for c in task.checks)
-    return f"<p><b style='color:{colour}'>{title}</b></p><table style='{TABLE_STYLE}'>{rows}</table>"
+    """One task: a coloured title with its total, a line per check (with the message ``audience`` may read)."""
+    title = _verdict(task.passed, f"{html.escape(task.task)}: {_points(task.points, task.max_points)} {what}")
+    items = "".join(_html_item(c, audience) for c in task.checks)
+    return f"<div class='grader-task'><div>{title}</div><ul class='grader-checks'>{items}</ul></div>"
 
 
 def task_text(task: TaskScore, audience: Audience, what: str = "points") -> str:
     lines = [f"{task.task}: {_points(task.points, task.max_points)} {what}"]
     for check in task.checks:
         message = untrusted.plain(message_for(check, audience), 4000)
-        lines.append(
-            f"  {_status(check.passed)}  {_label(check)}  {_points(check.points, check.max_points)}  {message}".rstrip()
-        )
+        points = _points(check.points, check.max_points)
+        lines.append(f"  {_status(check.passed)}  {_label(check)}  {points}  {message}".rstrip())
     return "\n".join(lines)
 
 
@@ -173,15 +175,13 @@ def task_output(task: TaskScore, audience: Audience) -> dict[str, str]:
 
 def notebook_check_html(task: str, results: Sequence[CheckResult]) -> str:
     """The student's own check cell: that task's public checks."""
-    return "".join(
-        task_html(t, Audience.STUDENT, "public points") for t in task_scores(results) if t.task == task
-    )
+    tasks = [t for t in task_scores(results) if t.task == task]
+    return "".join(task_html(t, Audience.STUDENT, "public points") for t in tasks)
 
 
 def notebook_check_text(task: str, results: Sequence[CheckResult]) -> str:
-    return "\n".join(
-        task_text(t, Audience.STUDENT, "public points") for t in task_scores(results) if t.task == task
-    )
+    tasks = [t for t in task_scores(results) if t.task == task]
+    return "\n".join(task_text(t, Audience.STUDENT, "public points") for t in tasks)
 
 
 # ---- feedback ----------------------------------------------------------------------------------
@@ -231,58 +231,63 @@ def feedback_markdown(result: SubmissionResult, answers: Sequence[WrittenAnswer]
     return "\n".join(lines)
 
 
+#: How check lists look (nbgrader's feedback pages get it too).
+CHECKS_CSS = (
+    f".grader-success{{color:{PASS_COLOUR}}}.grader-danger{{color:{FAIL_COLOUR}}}"
+    ".grader-task{margin:0.4em 0}ul.grader-checks{list-style:none;padding-left:1em;margin:0.2em 0}"
+    ".grader-message{margin-left:3.5em;white-space:pre-wrap;color:#57606a}"
+)
 FEEDBACK_CSS = (
     "body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#1f2328}"
-    "h2{border-bottom:1px solid #d0d7de;padding-bottom:0.2em}code{font-size:95%}"
-    ".total{font-size:1.2em}.problems li{color:" + FAIL_COLOUR + "}"
+    "h2{border-bottom:1px solid #d0d7de;padding-bottom:0.2em}code{font-size:95%}.total{font-size:1.2em}"
+    + CHECKS_CSS
 )
 
 
-def _answers_html(answers: Sequence[WrittenAnswer]) -> str:
-    if not answers:
-        return ""
-    rows = []
-    for answer in answers:
-        score = "not graded yet" if answer.points is None else f"{answer.points:g}"
-        comment = untrusted.html_text(answer.comment, 4000) or "&nbsp;"
-        rows.append(
-            f"<tr><td style='{CELL_STYLE}'><code>{untrusted.html_text(answer.grade_id)}</code></td>"
-            f"<td style='{CELL_STYLE}'>{score}/{answer.max_points:g}</td><td style='{CELL_STYLE}'>{comment}</td></tr>"
-        )
-    return f"<h2>Written answers</h2><table style='{TABLE_STYLE}'>{''.join(rows)}</table>"
+def _answer_item(answer: WrittenAnswer) -> str:
+    score = "not graded yet" if answer.points is None else f"{answer.points:g}"
+    comment = untrusted.html_text(answer.comment, 4000)
+    return (
+        f"<li><code>{untrusted.html_text(answer.grade_id)}</code> {score}/{answer.max_points:g}"
+        + (f"<div class='grader-message'>{comment}</div>" if comment else "")
+        + "</li>"
+    )
 
 
 def feedback_html(result: SubmissionResult, answers: Sequence[WrittenAnswer] = ()) -> str:
     """A standalone page (no scripts, no external resources)."""
     auto, written = _totals(result, answers)
     title = html.escape(f"{result.assignment}: feedback for ") + untrusted.html_text(result.student)
-    totals = html.escape(auto) + (
-        "<br>" + html.escape(written) if written else f" ({AUTOGRADED_NOTE} and are not included)"
-    )
+    note = f" ({AUTOGRADED_NOTE} and are not included)"
+    totals = html.escape(auto) + ("<br>" + html.escape(written) if written else note)
     problems = "".join(f"<li>{untrusted.html_text(p)}</li>" for p in result.problems)
+    answer_items = "".join(_answer_item(a) for a in answers)
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{FEEDBACK_CSS}</style>"
         f"</head><body><h1>{title}</h1><p class='total'><b>{totals}</b></p>"
-        + (f"<h2>Problems with the submission</h2><ul class='problems'>{problems}</ul>" if problems else "")
+        + (
+            f"<h2>Problems with the submission</h2><ul class='grader-danger'>{problems}</ul>"
+            if problems
+            else ""
+        )
         + "".join(f"<h2>{html.escape(t.task)}</h2>{task_html(t, Audience.STUDENT)}" for t in result.tasks)
-        + _answers_html(answers)
+        + (f"<h2>Written answers</h2><ul class='grader-checks'>{answer_items}</ul>" if answers else "")
         + "</body></html>\n"
     )
 
 
 def feedback_summary_html(result: SubmissionResult) -> str:
-    """The top of nbgrader's feedback page: autograded total per task, and the problems."""
-    rows = "".join(
-        f"<tr><td style='{CELL_STYLE};color:{PASS_COLOUR if t.passed else FAIL_COLOUR};font-weight:bold'>"
-        f"{_status(t.passed)}</td><td style='{CELL_STYLE}'>{html.escape(t.task)}</td>"
-        f"<td style='{CELL_STYLE}'>{_points(t.points, t.max_points)}</td></tr>"
+    """The top of nbgrader's feedback page: each task's autograded total, and the problems."""
+    items = "".join(
+        f"<li>{_verdict(t.passed, _status(t.passed))} {html.escape(t.task)} {_points(t.points, t.max_points)}</li>"
         for t in result.tasks
     )
     problems = "".join(f"<li>{untrusted.html_text(p)}</li>" for p in result.problems)
     return (
-        f"<p><b>Autograded checks: {_points(result.score, result.max_score)}</b></p>"
-        f"<table style='{TABLE_STYLE}'>{rows}</table>"
-        + (f"<p><b>Problems with the submission</b></p><ul>{problems}</ul>" if problems else "")
+        f"<div class='grader-task'><div><b>Autograded checks: {_points(result.score, result.max_score)}</b>"
+        f" (each task's checks are listed under its check cell)</div><ul class='grader-checks'>{items}</ul>"
+        + (f"<div><b>Problems with the submission</b></div><ul>{problems}</ul>" if problems else "")
+        + "</div>"
     )
 
 

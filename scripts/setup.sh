@@ -11,7 +11,7 @@ if ! python -c "import torch" 2>/dev/null; then
   # Pinned on purpose: an unpinned torch pulls several GB of CUDA packages on Linux.
   pip install -q "torch==2.13.0" ${TORCH_PIP_ARGS:-}
 fi
-if ! python -c "import grader, nbgrader, pytest, ruff, jupyterhub" 2>/dev/null; then
+if ! python -c "import grader, nbgrader, pytest, ruff, jupyterhub, playwright" 2>/dev/null; then
   pip install -q -e ".[dev]"
 fi
 if ! command -v bwrap >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -21,4 +21,19 @@ fi
 if ! command -v configurable-http-proxy >/dev/null && [ "$(id -u)" = 0 ] && command -v npm >/dev/null; then
   # JupyterHub's proxy, for the deploy/jupyterhub smoke test.
   npm install -g --silent configurable-http-proxy >/dev/null 2>&1 || echo "note: configurable-http-proxy not installed"
+fi
+if [ ! -f .venv/share/mathjax/tex-svg-full.js ] && command -v npm >/dev/null; then
+  # MathJax (one file, fonts included) so that nbgrader's feedback pages render math offline.
+  tmp="$(mktemp -d)"
+  if (cd "$tmp" && npm pack --silent mathjax@3.2.2 >/dev/null \
+      && tar xzf mathjax-3.2.2.tgz package/es5/tex-svg-full.js package/LICENSE); then
+    mkdir -p .venv/share/mathjax && cp "$tmp/package/es5/tex-svg-full.js" "$tmp/package/LICENSE" .venv/share/mathjax/
+  else
+    echo "note: MathJax not installed (feedback pages show math as TeX)"
+  fi
+  rm -rf "$tmp"
+fi
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  # The formgrader browser test drives Debian's Chromium through Playwright (no browser download).
+  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "note: chromium not installed"
 fi

@@ -163,6 +163,7 @@ def _grade_notebooks(
         else:
             notebook = sanitize_outputs(notebook, notebook)
         notebook = write_check_tables(inert_markup(notebook, released), checks, render.Audience.GRADER)
+        (target / f"{name}.ipynb").unlink(missing_ok=True)  # nbgrader autograde leaves it read-only
         nbformat.write(notebook, target / f"{name}.ipynb")
         problems[f"{name}.ipynb"] = problem
     return problems
@@ -230,6 +231,8 @@ def write_nbgrader_files(target: Path, timestamp: str | None, secret: str) -> No
     """nbgrader's ``timestamp.txt`` and ``submission_secret.txt`` in ``target`` (generate_feedback
     copies them from ``autograded/`` to ``feedback/``, where release_feedback reads them)."""
     target.mkdir(parents=True, exist_ok=True)
+    for name in ("timestamp.txt", SECRET):  # nbgrader autograde leaves them read-only
+        (target / name).unlink(missing_ok=True)
     if timestamp is not None:
         (target / "timestamp.txt").write_text(timestamp)
     (target / SECRET).write_text(secret)

@@ -39,10 +39,11 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.GenerateFeedback.preprocessors = [
-    "grader.autograde.nbgrader_hooks.StudentFeedback",
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "grader.autograde.nbgrader_hooks.StudentFeedback",
 ]
+c.GenerateFeedback.post_convert_hook = "grader.autograde.nbgrader_hooks.feedback_written"  # math offline
 """
 
 

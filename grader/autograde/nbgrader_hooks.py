@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from typing import Any
 
 import nbformat
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 from grader import render
 from grader.autograde.intake import MANIFEST
@@ -79,6 +81,8 @@ def stored_result(root: Path, student: str, assignment: str) -> SubmissionResult
 class StudentFeedback(Preprocessor):
     """``generate_feedback``: check cells show what the student may see; a summary opens the page."""
 
+    enabled = Bool(True).tag(config=True)
+
     def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         info = resources["nbgrader"]
         result = stored_result(course_root(resources), info["student"], info["assignment"])
@@ -88,7 +92,37 @@ class StudentFeedback(Preprocessor):
             summary = nbformat.v4.new_raw_cell(render.feedback_summary_html(result))
             summary.metadata["raw_mimetype"] = "text/html"
             nb.cells.insert(0, summary)
+        css = resources.setdefault("inlining", {}).setdefault("css", [])
+        css.append(render.CHECKS_CSS)  # after CSSHTMLHeaderPreprocessor, which replaces the list
         return nb, resources
+
+
+#: MathJax 3 (one file, fonts included), installed by scripts/setup.sh from the npm registry.
+MATHJAX = Path(sys.prefix) / "share" / "mathjax" / "tex-svg-full.js"
+_MATHJAX_CONFIG = (
+    "window.MathJax={tex:{inlineMath:[['$','$'],['\\\\(','\\\\)']],displayMath:[['$$','$$'],['\\\\[','\\\\]']],"
+    "processEscapes:true,processEnvironments:true},svg:{fontCache:'global'}};"
+)
+_CDN_SCRIPT = re.compile(r'<script src="https?://[^"]*mathjax[^"]*">\s*</script>', re.IGNORECASE)
+
+
+def offline_math(page: str) -> str:
+    """``page`` with its MathJax CDN script replaced by MathJax itself, inline (without MathJax
+    installed: removed, and the math stays readable TeX). Feedback then needs no network."""
+    script = MATHJAX.read_text(encoding="utf-8") if MATHJAX.is_file() else None
+    if script is None or "</script" in script.lower():
+        return _CDN_SCRIPT.sub("", page)
+    inline = f"<script>{_MATHJAX_CONFIG}</script><script>{script}</script>"
+    return _CDN_SCRIPT.sub(lambda _: inline, page, count=1)
+
+
+def feedback_written(assignment: str, student: str, notebooks: Sequence[str]) -> None:
+    """``generate_feedback``'s post-convert hook: each feedback page gets its math offline."""
+    for notebook in map(Path, notebooks):  # <root>/autograded/<student>/<assignment>/<name>.ipynb
+        parts = notebook.resolve().parts
+        page = Path(*parts[:-4], "feedback", *parts[-3:-1], notebook.stem + ".html")
+        if page.is_file():
+            page.write_text(offline_math(page.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def _iso(timestamp_file: Path) -> str | None:
@@ -119,6 +153,8 @@ class SandboxAutograde(Preprocessor):
     """``nbgrader autograde``: grade the submission with our sandboxed checks. nbgrader calls it
     per notebook; every course assignment has one (with several, each would regrade the whole
     submission: the same result, more time)."""
+
+    enabled = Bool(True).tag(config=True)
 
     def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         info = resources["nbgrader"]
