@@ -34,12 +34,12 @@ import pytest
 from grader import paths
 from grader.autograde.batch import BatchOptions, autograde, local_pool
 from grader.checks import registry
+from grader.checks.engine import CheckRunner, submission_lib
 from grader.checks.reference import ReferenceStore, load_reference
-from grader.checks.runner import CheckRunner, submission_lib
 from grader.release.stubs import find_regions
-from grader.runner import child, host, launch
-from grader.runner.launch import Limits, SandboxPolicy
-from grader.runner.session import Session
+from grader.sandbox import child, host, launch
+from grader.sandbox.launch import Limits, SandboxPolicy
+from grader.sandbox.session import Session
 from tests.attacks import build, round2_surface
 from tests.attacks.build import ASSIGNMENT, Attack
 from tests.attacks.catalog import ATTACKS, MIXED_HONEST

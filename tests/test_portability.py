@@ -15,8 +15,8 @@ import torch
 
 from grader import paths
 from grader.checks.reference import REPRODUCE_TOLERANCE, values_equal
-from grader.runner import launch
-from grader.runner.redact import redact
+from grader.sandbox import launch
+from grader.sandbox.redact import redact
 
 
 def _ulps(value: torch.Tensor, count: int) -> torch.Tensor:

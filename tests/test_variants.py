@@ -16,8 +16,8 @@ import pytest
 import tests.variants as catalogs
 from grader import paths
 from grader.checks import registry
+from grader.checks.engine import CheckRunner
 from grader.checks.reference import load_reference
-from grader.checks.runner import CheckRunner
 from grader.checks.tasks import TASKS
 from grader.release.stubs import find_regions
 from tests.mutants import edited_lib, warm_runner

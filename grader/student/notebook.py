@@ -17,9 +17,9 @@ from pathlib import Path
 
 from grader import paths
 from grader.checks import registry
+from grader.checks.engine import CheckResult, CheckRunner, assemble_lib
 from grader.checks.reference import ReferenceStore, load_reference
-from grader.checks.runner import CheckResult, CheckRunner, assemble_lib
-from grader.runner.launch import SandboxPolicy
+from grader.sandbox.launch import SandboxPolicy
 
 
 class ChecksFailed(AssertionError):
