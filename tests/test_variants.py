@@ -78,6 +78,12 @@ def test_catalog_is_large_and_unique():
     assert len(VARIANTS) >= 40
 
 
+def test_every_task_has_a_variant():
+    """A task no correct-but-different code was graded on is not shown to grade the math."""
+    covered = {task for variant in VARIANTS for task in touched_tasks(variant)}
+    assert not set(TASKS) - covered, f"tasks without a variant: {sorted(set(TASKS) - covered)}"
+
+
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name)
 def test_variant_edits_only_student_code(variant: Variant):
     original = (paths.SOLUTION_LIB / f"{variant.module}.py").read_text()
