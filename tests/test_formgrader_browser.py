@@ -29,7 +29,7 @@ from grader import paths
 from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.roster import read_roster
 from grader.demo import ASSIGNMENT, _student_files, _zip, write_roster
-from grader.runner.launch import SandboxPolicy, bwrap_path
+from grader.sandbox.launch import SandboxPolicy, bwrap_path
 
 CHROMIUM = Path("/usr/bin/chromium")
 COMMENT = "Clear argument; say what the gradient is once the margin is met."

@@ -40,11 +40,11 @@ from grader.autograde.notebooks import (
 )
 from grader.autograde.roster import RosterStudent
 from grader.checks import callbacks, registry
+from grader.checks.engine import CheckRunner, submission_lib
 from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
-from grader.checks.runner import CheckRunner, submission_lib
 from grader.results import CheckResult, Status, SubmissionResult
-from grader.runner import host
-from grader.runner.launch import SandboxPolicy, bwrap_path
+from grader.sandbox import host
+from grader.sandbox.launch import SandboxPolicy, bwrap_path
 
 SECRET = "submission_secret.txt"
 

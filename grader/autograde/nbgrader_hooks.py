@@ -183,7 +183,7 @@ class SandboxAutograde(Preprocessor):
 def regrade(root: Path, assignment: str, student: str) -> SubmissionResult:
     """Grade ``submitted/<student>/<assignment>`` of the grading folder ``root`` as the batch does."""
     from grader.autograde.batch import BatchOptions, autograde
-    from grader.runner.launch import SandboxPolicy, bwrap_path
+    from grader.sandbox.launch import SandboxPolicy, bwrap_path
 
     submitted = root / "submitted" / student / assignment
     with tempfile.TemporaryDirectory(prefix="grader-regrade-") as tmp:

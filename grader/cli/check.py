@@ -10,9 +10,9 @@ from typing import Any
 from grader import render
 from grader.checks import registry
 from grader.checks.context import DEFAULT_SEED
+from grader.checks.engine import CheckResult, CheckRunner, submission_lib
 from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
-from grader.checks.runner import CheckResult, CheckRunner, submission_lib
-from grader.runner.launch import SandboxPolicy
+from grader.sandbox.launch import SandboxPolicy
 
 
 def grade(

@@ -12,7 +12,7 @@ from grader.autograde import gradebook, reports
 from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.roster import RosterError, RosterStudent, read_roster
 from grader.results import SubmissionResult
-from grader.runner.launch import SandboxPolicy, bwrap_path
+from grader.sandbox.launch import SandboxPolicy, bwrap_path
 
 
 def expand(arguments: list[str]) -> list[Path]:

@@ -70,7 +70,7 @@ _UNSAVED_SLACK_SECONDS = 5.0
 
 def failing_tasks(assignment: str, repo: Path = paths.REPO) -> list[str]:
     """'<task>: <first failing public check's message>' for each task whose public checks fail."""
-    from grader.checks.run import grade
+    from grader.cli.check import grade
 
     failed: dict[str, str] = {}
     for result in grade(repo / "course_lib", [assignment]):
@@ -164,23 +164,3 @@ def build(assignment: str, out: Path, repo: Path = paths.REPO) -> Path:
             bundle.write(repo / relative, relative.as_posix())
         bundle.writestr(MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return out
-
-
-def main(args: Any) -> int:
-    problems = validate(args.assignment)
-    if problems:
-        print("cannot submit yet:")
-        for problem in problems:
-            print(f"  - {problem}")
-        return 1
-    notes = warnings(args.assignment)
-    out = Path(args.out or f"{args.assignment}-submission.zip")
-    build(args.assignment, out)
-    print(f"wrote {out} — upload this file; it contains:")
-    for relative in submission_files(args.assignment):
-        print(f"  {relative}")
-    if notes:
-        print(f"\nwarning: {len(notes)} thing(s) you may want to fix first (then run submit again):")
-        for note in notes:
-            print(f"  - {note}")
-    return 1 if notes and args.strict else 0

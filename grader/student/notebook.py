@@ -16,9 +16,9 @@ from pathlib import Path
 
 from grader import paths, render
 from grader.checks import registry
+from grader.checks.engine import CheckRunner, assemble_lib
 from grader.checks.reference import ReferenceStore, load_reference
-from grader.checks.runner import CheckRunner, assemble_lib
-from grader.runner.launch import SandboxPolicy
+from grader.sandbox.launch import SandboxPolicy
 
 
 class ChecksFailed(AssertionError):
