@@ -13,6 +13,7 @@ from grader.autograde.gradebook import notebook_names, prepare
 from grader.checks.reference import load_reference
 from grader.cli.check import grade
 from grader.demo import ASSIGNMENT, _student_files, _zip
+from grader.results import SubmissionResult
 from grader.sandbox.launch import SandboxPolicy, bwrap_path
 
 SANDBOX = SandboxPolicy(use_bwrap=bwrap_path() is not None)
@@ -27,8 +28,8 @@ def _uploads(folder: Path) -> list[Path]:
     return sorted(folder.iterdir())
 
 
-def _stable(result: dict) -> dict:
-    return {key: value for key, value in result.items() if key != "seconds"}
+def _stable(result: SubmissionResult) -> dict:
+    return {key: value for key, value in result.to_json().items() if key != "seconds"}
 
 
 @pytest.mark.slow

@@ -11,6 +11,8 @@ A screenshot of every step is saved in the test's folder (``screenshots/``).
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import re
 import secrets
@@ -191,6 +193,14 @@ def test_instructor_flow_in_formgrader(lab: tuple[str, Path, Path]):
         _modal_succeeds(page, "06-autograde-bob.png", shots)
         assert (course / "results" / "bob.json").stat().st_mtime_ns > before, "Autograde did not regrade bob"
         assert _manual(course, answer) == (1.5, COMMENT), "Autograde lost the manual grade"
+        # the regrade rewrote every export from the gradebook: the manual grade is in each
+        with (course / "exports" / "grades.csv").open(newline="") as handle:
+            row = next(r for r in csv.DictReader(handle) if r["student"] == "bob")
+        assert row["manual"] == "1.5" and float(row["total"]) == float(row["autograded"]) + 1.5
+        gradescope = json.loads((course / "exports" / "gradescope" / "bob" / "results.json").read_text())
+        assert {"name": f"written answer: {answer}", "score": 1.5, "output": COMMENT}.items() <= next(
+            t for t in gradescope["tests"] if t["name"].startswith("written answer")
+        ).items()
 
         page.goto(f"{base}/formgrader/manage_assignments")
         page.locator("tr", has_text=ASSIGNMENT).locator(".generate-feedback a").click()
