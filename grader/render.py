@@ -234,7 +234,7 @@ def feedback_markdown(result: SubmissionResult, answers: Sequence[WrittenAnswer]
 #: How check lists look (nbgrader's feedback pages get it too).
 CHECKS_CSS = (
     f".grader-success{{color:{PASS_COLOUR}}}.grader-danger{{color:{FAIL_COLOUR}}}"
-    ".grader-task{margin:0.4em 0}ul.grader-checks{list-style:none;padding-left:1em;margin:0.2em 0}"
+    ".grader-task{margin:0.6em 0}ul.grader-checks{list-style:none;padding-left:1em;margin:0.2em 0}"
     ".grader-message{margin-left:3.5em;white-space:pre-wrap;color:#57606a}"
 )
 FEEDBACK_CSS = (
@@ -270,7 +270,8 @@ def feedback_html(result: SubmissionResult, answers: Sequence[WrittenAnswer] = (
             if problems
             else ""
         )
-        + "".join(f"<h2>{html.escape(t.task)}</h2>{task_html(t, Audience.STUDENT)}" for t in result.tasks)
+        + "<h2>Autograded checks</h2>"
+        + "".join(task_html(t, Audience.STUDENT) for t in result.tasks)
         + (f"<h2>Written answers</h2><ul class='grader-checks'>{answer_items}</ul>" if answers else "")
         + "</body></html>\n"
     )

@@ -29,13 +29,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 
-from grader import paths
+from grader import paths, render
 from grader.autograde.batch import BatchOptions, autograde, local_pool
+from grader.autograde.nbgrader_hooks import StudentFeedback
 from grader.checks import registry
 from grader.checks.engine import CheckRunner, submission_lib
 from grader.checks.reference import ReferenceStore, load_reference
+from grader.checks.tasks import TASKS
 from grader.release.stubs import find_regions
 from grader.sandbox import child, host, launch
 from grader.sandbox.launch import Limits, SandboxPolicy
@@ -250,8 +253,28 @@ def hidden_input_sentinels(task: str) -> set[str]:
     return hexes(recorded["hidden"]) - hexes(recorded["public"])
 
 
-STUDENT_FACING = ("exports/feedback", "exports/gradescope", "autograded", "exports/grades.csv", "summary.json")
-INSTRUCTOR_ONLY = ("results",)
+STUDENT_FACING = ("exports/feedback", "exports/gradescope", "exports/grades.csv", "summary.json")
+#: autograded/ is the graders' view (formgrader shows every check's message, hidden ones included);
+#: students get it only through nbgrader's generate_feedback, as :func:`feedback_views` renders it.
+INSTRUCTOR_ONLY = ("results", "autograded")
+
+
+def feedback_views(out: Path) -> dict[Path, str]:
+    """Each autograded notebook as nbgrader's generate_feedback hands it to its student (our
+    StudentFeedback step: check cells in the students' view)."""
+    views = {}
+    for path in sorted((out / "autograded").rglob("*.ipynb")):
+        resources = {
+            "nbgrader": {"student": path.parts[-3], "assignment": path.parts[-2]},
+            "metadata": {"path": str(path.parent)},
+        }
+        shown, _ = StudentFeedback().preprocess(nbformat.read(path, as_version=4), resources)
+        views[path] = nbformat.writes(shown)
+    return views
+
+
+def student_facing(out: Path) -> dict[Path, str]:
+    return {**output_files(out, STUDENT_FACING), **feedback_views(out)}
 
 
 def output_files(out: Path, parts: tuple[str, ...]) -> dict[Path, str]:
@@ -470,7 +493,7 @@ def test_no_solution_or_hidden_check_source_in_outputs(graded):
     for path, text in output_files(graded["out"], STUDENT_FACING + INSTRUCTOR_ONLY).items():
         leaked = [s for s in solutions if s in text]
         assert not leaked, f"{path} contains reference solution text: {leaked[:3]}"
-    for path, text in output_files(graded["out"], STUDENT_FACING).items():
+    for path, text in student_facing(graded["out"]).items():
         leaked = [s for s in hidden if s in text]
         assert not leaked, f"{path} contains hidden-check source: {leaked[:3]}"
 
@@ -479,7 +502,7 @@ def test_hidden_inputs_and_messages_stay_hidden(graded):
     """The stash attack shows earlier inputs in every message: only public ones may reach students."""
     sentinels = hidden_input_sentinels("Linear.forward")
     assert sentinels, "no hidden inputs recorded"
-    facing = output_files(graded["out"], STUDENT_FACING)
+    facing = student_facing(graded["out"])
     for path, text in facing.items():
         leaked = [s for s in sentinels if s in text]
         assert not leaked, f"hidden check inputs reached {path}: {leaked[:3]}"
@@ -553,16 +576,25 @@ _SCRIPT = re.compile(
 
 
 def test_notebooks_carry_no_script_to_formgrader(graded):
-    """Outputs keep only text, PNG, streams and errors; student markdown is inert in the page
-    formgrader itself renders (its ``formgrade`` template does not clean markdown cells)."""
-    import nbformat
-
+    """Outputs keep only text, PNG, streams and errors (check cells: the grader's own check list);
+    student markdown is inert in the page formgrader itself renders (its ``formgrade`` template
+    does not clean markdown cells)."""
     out = graded["out"]
     markers = (*round2_surface.XSS_MARKERS, "alert(")
     for attack in (a for a in ATTACKS if a.notebook_batch):
         for path in (out / "autograded" / attack.name).rglob("*.ipynb"):
-            notebook = json.loads(path.read_text())
+            notebook = nbformat.read(path, as_version=4)
+            tables = {  # the only HTML: each task's check list, rendered by the grader from its results
+                TASKS[task.task].grade_id: [
+                    nbformat.v4.new_output("display_data", data=render.task_output(task, render.Audience.GRADER))
+                ]
+                for task in graded["results"][attack.name].tasks
+            }
             for cell in notebook["cells"]:
+                grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                if cell["cell_type"] == "code" and grade_id in tables:
+                    assert cell["outputs"] == tables[grade_id], (path, grade_id)
+                    continue
                 for output in cell.get("outputs", []):
                     assert output["output_type"] in ("stream", "error", "display_data", "execute_result")
                     assert set(output.get("data", {})) <= {"text/plain", "image/png"}, (path, output)
