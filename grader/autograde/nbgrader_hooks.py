@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +191,8 @@ def regrade(root: Path, assignment: str, student: str) -> SubmissionResult:
         upload = stage_upload(submitted, student, assignment, Path(tmp))
         policy = SandboxPolicy(use_bwrap=bwrap_path() is not None)
         options = BatchOptions(assignment, root, policy, force=True)
-        results = autograde([upload], options, workers=1)
+        with ThreadPoolExecutor(1) as executor:  # one upload: no worker process to start
+            results = autograde([upload], options, executor=executor)
     return next(r for r in results if r.student == student)
 
 
