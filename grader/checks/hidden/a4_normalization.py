@@ -9,19 +9,17 @@ from typing import Any
 import torch
 
 from grader.checks import compare
-from grader.checks.common import compare_unchanged, seed_of
 from grader.checks.context import Context
-from grader.checks.public.a4_normalization import (
-    GRAD_HINT,
-    affine,
-    backward_pair,
-    case_name,
+from grader.checks.registry import check
+from grader.checks.support.calls import compare_unchanged
+from grader.checks.support.capstone import student_config
+from grader.checks.support.inputs import affine, seed_of
+from grader.checks.support.normalization import (
     compare_forward,
-    dout_like,
     feature_batch,
     net_settings,
-    norm_cache,
     norm_forward,
+    param_case,
     reference_forward,
     run_backward,
     run_forward,
@@ -31,9 +29,7 @@ from grader.checks.public.a4_normalization import (
     run_sandwich_backward,
     run_sandwich_forward,
     running_stats,
-    student_config,
 )
-from grader.checks.registry import check
 
 
 # -- BatchNorm.forward --------------------------------------------------------------------------------
@@ -58,7 +54,7 @@ def batchnorm_forward_sequence(ctx: Context) -> None:
     for step, x in enumerate(xs):
         mode = "train" if step < 3 else "test"
         param["mode"] = reference_param["mode"] = mode
-        case = f"call {step + 1} ({mode}) with the same bn_param, {case_name(x, {'momentum': 0.6})}"
+        case = f"call {step + 1} ({mode}) with the same bn_param, {param_case(x, {'momentum': 0.6})}"
         out, _, param = norm_forward(ctx, "batchnorm", x, gamma, beta, param, case)
         state = dict(reference_param)
         expected = ctx.expected(
@@ -76,7 +72,7 @@ def batchnorm_forward_x_unchanged(ctx: Context) -> None:
     x, (gamma, beta) = feature_batch(6, 4, seed), affine(4, seed + 1)
     param = {"mode": "train"}
     handle = ctx.student.keep(x)
-    case = case_name(x, param)
+    case = param_case(x, param)
     out, _, after = norm_forward(ctx, "batchnorm", handle, gamma, beta, param, case)
     compare_unchanged(ctx, handle, x, f"x after the call ({case})",
                       "x must not be modified in place: compute x - mu into a new tensor (not x -= mu).")  # fmt: skip
@@ -84,50 +80,28 @@ def batchnorm_forward_x_unchanged(ctx: Context) -> None:
     compare_forward("batchnorm", out, after, expected, x, case)
 
 
-# -- backward passes ----------------------------------------------------------------------------------
-@check(task="BatchNorm.backward", points=1)
-def batchnorm_backward_float32(ctx: Context) -> None:
-    """float32, N=50, D=20: dx, dgamma, dbeta in float32."""
-    run_backward(ctx, "batchnorm", "BatchNorm.backward", 50, 20, eps=1e-5, dtype=torch.float32)
+# -- backward passes: each in float32, and with dout kept to catch in-place edits -------------------
 
 
-def run_dout_unchanged(ctx: Context, kind: str, target: str) -> None:
-    """dout is not modified in place; the gradients still equal the reference."""
-    seed = seed_of(ctx.check.name)
-    x, (gamma, beta) = feature_batch(5, 4, seed), affine(4, seed + 1)
-    cache, dout = norm_cache(kind, x, gamma, 1e-5), dout_like(x, seed + 2)
-    handle = ctx.student.keep(dout)
-    result, case = backward_pair(
-        ctx, kind, target, handle, (x, gamma, beta), 1e-5, "x of shape (5, 4), train mode"
-    )
-    compare_unchanged(ctx, handle, dout, f"dout after the call ({case})",
-                      "dout must not be modified in place: compute gamma * dout into a new tensor.")  # fmt: skip
-    expected = ctx.expected("grads", lambda ref: list(ref.resolve(f"layers.{target}")(dout, cache)))
-    compare.structure(
-        result, tuple, 3, f"value returned by backward ({case})", hint="return dx, dgamma, dbeta."
-    )
-    for got, want, name in zip(result, expected, ("dx", "dgamma", "dbeta"), strict=True):
-        compare.tensor(
-            got, want, f"{name} ({case})", dtype=torch.float64, atol=1e-10, rtol=1e-8, hint=GRAD_HINT
-        )
+def _register_backward(target: str, N: int, D: int) -> None:
+    """``<target>_float32`` (x (N, D) float32) and ``<target>_dout_unchanged`` (dout not modified in
+    place), both checks of task ``target`` against the stored reference."""
+    prefix = target.lower().replace(".", "_")
+
+    def float32(ctx: Context) -> None:
+        run_backward(ctx, target, N, D, dtype=torch.float32)
+
+    def dout_unchanged(ctx: Context) -> None:
+        run_backward(ctx, target, 5, 4, dout_unchanged=True)
+
+    float32.__doc__ = f"{target}: float32, N={N}, D={D}: dx, dgamma, dbeta in float32."
+    dout_unchanged.__doc__ = f"{target}: dout is not modified in place."
+    check(task=target, points=1, name=f"{prefix}_float32", module=__name__)(float32)
+    check(task=target, points=1, name=f"{prefix}_dout_unchanged", module=__name__)(dout_unchanged)
 
 
-@check(task="BatchNorm.backward", points=1)
-def batchnorm_backward_dout_unchanged(ctx: Context) -> None:
-    """dout is not modified in place."""
-    run_dout_unchanged(ctx, "batchnorm", "BatchNorm.backward")
-
-
-@check(task="BatchNorm.backward_alt", points=1)
-def batchnorm_backward_alt_float32(ctx: Context) -> None:
-    """float32, N=40, D=25: the closed form in float32."""
-    run_backward(ctx, "batchnorm", "BatchNorm.backward_alt", 40, 25, eps=1e-5, dtype=torch.float32)
-
-
-@check(task="BatchNorm.backward_alt", points=1)
-def batchnorm_backward_alt_dout_unchanged(ctx: Context) -> None:
-    """dout is not modified in place."""
-    run_dout_unchanged(ctx, "batchnorm", "BatchNorm.backward_alt")
+for _target, _N, _D in (("BatchNorm.backward", 50, 20), ("BatchNorm.backward_alt", 40, 25), ("LayerNorm.backward", 12, 30)):
+    _register_backward(_target, _N, _D)
 
 
 # -- LayerNorm ---------------------------------------------------------------------------------------
@@ -146,23 +120,11 @@ def layernorm_forward_float32_x_unchanged(ctx: Context) -> None:
     x, (gamma, beta) = feature_batch(16, 10, seed, torch.float32), affine(10, seed + 1, torch.float32)
     param = {"eps": 1e-5}
     handle = ctx.student.keep(x)
-    case = case_name(x, param)
+    case = param_case(x, param)
     out, _, after = norm_forward(ctx, "layernorm", handle, gamma, beta, param, case)
     compare_unchanged(ctx, handle, x, f"x after the call ({case})", "x must not be modified in place.")
     expected = ctx.expected("forward", lambda ref: reference_forward(ref, "layernorm", x, gamma, beta, param))
     compare_forward("layernorm", out, after, expected, x, case)
-
-
-@check(task="LayerNorm.backward", points=1)
-def layernorm_backward_float32(ctx: Context) -> None:
-    """float32, N=12, D=30: dx, dgamma, dbeta in float32."""
-    run_backward(ctx, "layernorm", "LayerNorm.backward", 12, 30, eps=1e-5, dtype=torch.float32)
-
-
-@check(task="LayerNorm.backward", points=1)
-def layernorm_backward_dout_unchanged(ctx: Context) -> None:
-    """dout is not modified in place."""
-    run_dout_unchanged(ctx, "layernorm", "LayerNorm.backward")
 
 
 # -- Linear_Norm_ReLU -----------------------------------------------------------------------------------
