@@ -71,7 +71,15 @@ def check(
         if previous is not None and previous.module != where:
             raise ValueError(f"check name {check_name!r} is defined twice")
         _REGISTRY[check_name] = Check(
-            check_name, assignment, TASKS[task], float(points), visibility, function, timeout, randomized, where
+            check_name,
+            assignment,
+            TASKS[task],
+            float(points),
+            visibility,
+            function,
+            timeout,
+            randomized,
+            where,
         )
         return function
 
@@ -124,4 +132,3 @@ def task_points(checks: Iterable[Check]) -> dict[tuple[str, str], float]:
         key = (item.assignment, item.task.name)
         totals[key] = totals.get(key, 0.0) + item.points
     return totals
-

@@ -22,7 +22,9 @@ from grader.runner.protocol import Handle
 def linear_forward_float32_batch_of_one(ctx: Context) -> None:
     """A batch of ONE float32 example x (1, 3, 4): out is (1, M) and stays float32."""
     x, w, b = linear_inputs((1, 3, 4), 5, seed=101, dtype=torch.float32)
-    layers.linear_forward(ctx, x, w, b, ctx.expected("out", lambda ref: ref.layers.Linear.forward(x, w, b)[0]))
+    layers.linear_forward(
+        ctx, x, w, b, ctx.expected("out", lambda ref: ref.layers.Linear.forward(x, w, b)[0])
+    )
 
 
 def _non_contiguous(
@@ -75,14 +77,18 @@ def linear_backward_float32_batch_of_one(ctx: Context) -> None:
         layers.compare_output(actual, want, name, case, dtype=x.dtype)
 
 
-def _kept_linear_cache(ctx: Context, view: Handle, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> Cache:
+def _kept_linear_cache(
+    ctx: Context, view: Handle, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor
+) -> Cache:
     """The cache of the student's Linear.forward(view, w, b), kept in the child (so a cached x stays
     a non-contiguous view), or the documented (view, w, b) when that forward's out is wrong."""
     linear = ctx.student.call("layers.Linear.mro")[0]
 
     def forward() -> tuple[torch.Tensor, Handle]:
         result = ctx.student.derive(linear, "forward", view, w, b)
-        return ctx.student.read(ctx.student.derive(result, "__getitem__", 0)), ctx.student.derive(result, "__getitem__", 1)
+        return ctx.student.read(ctx.student.derive(result, "__getitem__", 0)), ctx.student.derive(
+            result, "__getitem__", 1
+        )
 
     return own_cache(
         ctx, forward,
@@ -109,7 +115,9 @@ def relu_forward_float32(ctx: Context) -> None:
 def relu_forward_input_unchanged(ctx: Context) -> None:
     """x is not modified in place (clamp_, x[x < 0] = 0 ...); x (3, 4)."""
     x = randn((3, 4), seed=113)
-    layers.relu_forward(ctx, x, ctx.expected("out", lambda ref: ref.layers.ReLU.forward(x)[0]), keep_inputs=True)
+    layers.relu_forward(
+        ctx, x, ctx.expected("out", lambda ref: ref.layers.ReLU.forward(x)[0]), keep_inputs=True
+    )
 
 
 @check(task="ReLU.backward", points=1)
@@ -189,7 +197,9 @@ def two_layer_loss_reg_images(ctx: Context) -> None:
     """reg = 0.7 with X (3, 2, 2, 2), a transposed (non-contiguous) view: L2 on W1 and W2 only,
     reg * W in their gradients."""
     sent, X = _non_contiguous(ctx, (3, 2, 2, 2), seed=151)
-    models.stored_model_loss(ctx, "TwoLayerNet", (8, 6, 4), X, labels(3, 4, seed=152), 0.7, seed=153, sent=sent)
+    models.stored_model_loss(
+        ctx, "TwoLayerNet", (8, 6, 4), X, labels(3, 4, seed=152), 0.7, seed=153, sent=sent
+    )
 
 
 @check(task="TwoLayerNet.loss", points=1)

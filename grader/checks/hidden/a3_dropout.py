@@ -123,7 +123,9 @@ def dropout_backward_dout_unchanged(ctx: Context) -> None:
         dx = call_backward(ctx, "Dropout.backward", handle, cache, case)
         compare_unchanged(ctx, handle, dout, f"dout after Dropout.backward ({case})",
                           "dout must not be modified in place: compute a new tensor for dx.")  # fmt: skip
-        compare.tensor(dx, dout * factor, f"dx ({case})", dtype=dout.dtype, **compare.F64_ROUNDING, hint=BACKWARD_HINT)
+        compare.tensor(
+            dx, dout * factor, f"dx ({case})", dtype=dout.dtype, **compare.F64_ROUNDING, hint=BACKWARD_HINT
+        )
 
 
 @check(task="FullyConnectedNet.loss", points=1)

@@ -100,7 +100,11 @@ def _register_backward(target: str, N: int, D: int) -> None:
     check(task=target, points=1, name=f"{prefix}_dout_unchanged", module=__name__)(dout_unchanged)
 
 
-for _target, _N, _D in (("BatchNorm.backward", 50, 20), ("BatchNorm.backward_alt", 40, 25), ("LayerNorm.backward", 12, 30)):
+for _target, _N, _D in (
+    ("BatchNorm.backward", 50, 20),
+    ("BatchNorm.backward_alt", 40, 25),
+    ("LayerNorm.backward", 12, 30),
+):
     _register_backward(_target, _N, _D)
 
 

@@ -276,7 +276,9 @@ def two_layer_loss_autograd(ctx: Context) -> None:
 @check(task="FullyConnectedNet.__init__", points=1)
 def fcn_init_params(ctx: Context) -> None:
     """Three hidden layers: W1..W4 and b1..b4 with the right shapes, float32, biases exactly 0."""
-    models.check_init_layout(ctx, "FullyConnectedNet", [5, 4, 3], input_dim=6, num_classes=2, weight_scale=0.1)
+    models.check_init_layout(
+        ctx, "FullyConnectedNet", [5, 4, 3], input_dim=6, num_classes=2, weight_scale=0.1
+    )
 
 
 @check(task="FullyConnectedNet.__init__", points=1, randomized=True)
@@ -307,7 +309,9 @@ def fcn_init_seeded(ctx: Context) -> None:
 @check(task="FullyConnectedNet.loss", points=1)
 def fcn_loss_scores(ctx: Context) -> None:
     """With y=None the (N, C) scores come back (no ReLU after the last layer); X (3, 2, 3)."""
-    models.stored_model_loss(ctx, "FullyConnectedNet", (6, 5, 4, 3), randn((3, 2, 3), seed=41), None, 0.0, seed=42)
+    models.stored_model_loss(
+        ctx, "FullyConnectedNet", (6, 5, 4, 3), randn((3, 2, 3), seed=41), None, 0.0, seed=42
+    )
 
 
 @check(task="FullyConnectedNet.loss", points=2)

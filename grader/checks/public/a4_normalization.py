@@ -124,7 +124,11 @@ def _register_backward(target: str, N: int, D: int) -> None:
     check(task=target, points=1, randomized=True, name=f"{prefix}_autograd", module=__name__)(autograd)
 
 
-for _target, _N, _D in (("BatchNorm.backward", 10, 4), ("BatchNorm.backward_alt", 9, 5), ("LayerNorm.backward", 5, 8)):
+for _target, _N, _D in (
+    ("BatchNorm.backward", 10, 4),
+    ("BatchNorm.backward_alt", 9, 5),
+    ("LayerNorm.backward", 5, 8),
+):
     _register_backward(_target, _N, _D)
 
 

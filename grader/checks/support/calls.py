@@ -102,7 +102,9 @@ def own_cache(ctx: Context, forward: Callable[[], Any], check_out: Callable[[Any
         return fallback()
 
 
-def own_layer_cache(ctx: Context, forward: str, args: Sequence[Any], want: Tensor, documented_cache: Any) -> Cache:
+def own_layer_cache(
+    ctx: Context, forward: str, args: Sequence[Any], want: Tensor, documented_cache: Any
+) -> Cache:
     """The cache of the student's ``layers.<forward>(*args)`` when its out matches ``want``, else
     ``documented_cache``."""
     return own_cache(

@@ -67,7 +67,11 @@ def _scale_cause(out: Tensor, x: Tensor, kept: Tensor, p: float) -> str:
     if bool(torch.all(ratio == 1)):
         return RULE_SCALE + " Your kept units equal x: they are not scaled."
     single = float(torch.tensor(1 / (1 - p), dtype=torch.float32))
-    if x.dtype == torch.float64 and single != 1 / (1 - p) and bool(torch.all((ratio - single).abs() <= 1e-14 * single)):
+    if (
+        x.dtype == torch.float64
+        and single != 1 / (1 - p)
+        and bool(torch.all((ratio - single).abs() <= 1e-14 * single))
+    ):
         return (
             "your kept units are scaled by 1 / (1 - p) rounded to float32: the mask was built in float32; "
             "build it in x's dtype."
@@ -153,7 +157,11 @@ def forward_for_backward(ctx: Context, x: Tensor, param: dict[str, Any], case: s
 
     def fallback() -> Cache:
         layout = f" ({mode!r}, {'None' if mode == 'test' else 'scaled mask'})"
-        mask = torch.ones_like(x) if mode == "test" else recipe_mask(tuple(x.shape), p, param.get("seed", 0), x.dtype)
+        mask = (
+            torch.ones_like(x)
+            if mode == "test"
+            else recipe_mask(tuple(x.shape), p, param.get("seed", 0), x.dtype)
+        )
         factor["value"] = mask
         return Cache((mode, None if mode == "test" else mask), documented("Dropout.forward", layout))
 
@@ -179,9 +187,13 @@ def check_pair(ctx: Context, x: Tensor, param: dict[str, Any], dout: Tensor,
 # -- FullyConnectedNet.loss with dropout -----------------------------------------------------------
 
 
-def net_settings(hidden: list[int], input_dim: int, classes: int, p: float, seed: int | None, reg: float) -> dict[str, Any]:
+def net_settings(
+    hidden: list[int], input_dim: int, classes: int, p: float, seed: int | None, reg: float
+) -> dict[str, Any]:
     """The settings (constructor arguments) of a dropout FullyConnectedNet."""
-    return dict(hidden_dims=list(hidden), input_dim=input_dim, num_classes=classes, dropout=p, reg=reg, seed=seed)
+    return dict(
+        hidden_dims=list(hidden), input_dim=input_dim, num_classes=classes, dropout=p, reg=reg, seed=seed
+    )
 
 
 def net_case(settings: dict[str, Any], X: Tensor) -> str:
@@ -193,7 +205,9 @@ def net_case(settings: dict[str, Any], X: Tensor) -> str:
 def compare_net_loss(result: Any, expected: Any, case: str, params: dict[str, Tensor], reg: float) -> None:
     """(loss, grads) of a float64 dropout network against ``expected``, naming L2 mistakes when
     confirmed."""
-    models.compare_loss_and_grads(result, expected, case, torch.float64, hint=NET_HINT, params=params, reg=reg)
+    models.compare_loss_and_grads(
+        result, expected, case, torch.float64, hint=NET_HINT, params=params, reg=reg
+    )
 
 
 def run_net_train(ctx: Context, hidden: list[int], input_shape: tuple[int, ...], classes: int, p: float,
@@ -206,7 +220,9 @@ def run_net_train(ctx: Context, hidden: list[int], input_shape: tuple[int, ...],
         "loss_and_grads",
         lambda ref: models.reference_model(ref, "FullyConnectedNet", settings, params).loss(X, y),
     )
-    compare_net_loss(ctx.student.call_method(model, "loss", X, y), expected, net_case(settings, X), params, reg)
+    compare_net_loss(
+        ctx.student.call_method(model, "loss", X, y), expected, net_case(settings, X), params, reg
+    )
 
 
 def net_oracle(params: dict[str, Tensor], X: Tensor, y: Tensor, p: float, seed: int, reg: float):

@@ -102,7 +102,10 @@ def model_loss_variants(
         if key.startswith("W"):
             grad_variants[key] = [
                 (grad.double() - reg * p, "add reg * W to each weight gradient."),
-                (grad.double() + reg * p, "the gradient of 0.5 * reg * sum(W ** 2) is reg * W, not 2 * reg * W."),
+                (
+                    grad.double() + reg * p,
+                    "the gradient of 0.5 * reg * sum(W ** 2) is reg * W, not 2 * reg * W.",
+                ),
             ]
         else:
             grad_variants[key] = [(grad.double() + reg * p, "biases are not regularised: no reg term in db.")]

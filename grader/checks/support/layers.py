@@ -123,7 +123,12 @@ def loss_variants(function: str, x: Tensor, expected: tuple[Tensor, Tensor]) -> 
 
 
 def loss_check(
-    ctx: Context, function: str, x: Tensor, y: Tensor, expected: tuple[Tensor, Tensor], keep_inputs: bool = False
+    ctx: Context,
+    function: str,
+    x: Tensor,
+    y: Tensor,
+    expected: tuple[Tensor, Tensor],
+    keep_inputs: bool = False,
 ) -> None:
     """Compare ``layers.<function>(x, y)`` = (loss, dx) with ``expected``, hinting at the known-wrong
     variants of :func:`loss_variants`."""

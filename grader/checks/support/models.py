@@ -119,15 +119,24 @@ def compare_loss_and_grads(
     name ('W', 'b') -> its rule. With ``params`` a hint names an L2 mistake only when recomputing
     the expected value with that mistake reproduces the student's value.
     """
-    loss, grads = unpack(result, 2, "value returned by loss(X, y)", case, "with labels return the tuple (loss, grads).")
+    loss, grads = unpack(
+        result, 2, "value returned by loss(X, y)", case, "with labels return the tuple (loss, grads)."
+    )
     loss_variants, grad_variants = model_loss_variants(params, expected, reg) if params else ([], {})
     tolerance = compare.tolerance(dtype)
     compare.tensor(
         loss, expected[0], f"loss ({case})", dtype=dtype, hint=diagnose(loss, loss_variants, hint),
         shape_hint="the loss is a 0-dim tensor: no .item(), no keepdim.", **tolerance,
     )  # fmt: skip
-    compare.structure(grads, dict, None, f"grads ({case})", hint="grads maps each key of params to its gradient.")
-    compare.keys(grads, set(expected[1]), f"grads ({case})", hint="one gradient per parameter, same names as in params.")
+    compare.structure(
+        grads, dict, None, f"grads ({case})", hint="grads maps each key of params to its gradient."
+    )
+    compare.keys(
+        grads,
+        set(expected[1]),
+        f"grads ({case})",
+        hint="one gradient per parameter, same names as in params.",
+    )
     for key in sorted(expected[1], key=param_order):
         default = (grad_hint or {}).get(key[0], hint)
         compare.tensor(
@@ -231,7 +240,9 @@ def check_init_statistics(ctx: Context, cls: str, *args: Any, weight_scale: floa
         check_normal(params[f"W{i}"], weight_scale, f"params['W{i}'] ({case})")
 
 
-def check_init_layout(ctx: Context, cls: str, *args: Any, dtype: torch.dtype | None = None, **kwargs: Any) -> None:
+def check_init_layout(
+    ctx: Context, cls: str, *args: Any, dtype: torch.dtype | None = None, **kwargs: Any
+) -> None:
     """The student's ``cls(*args, **kwargs)`` has the parameter layout of :func:`check_param_layout`."""
     model, case = construct(ctx, cls, *args, dtype=dtype, **kwargs)
     params = ctx.student.get(model, "params")
@@ -266,7 +277,14 @@ def check_model_loss(
     result = ctx.student.call_method(model, "loss", *inputs)
     if y is not None:
         compare_loss_and_grads(
-            result, expected, case, X.dtype, hint=MODEL_LOSS_HINT, grad_hint=MODEL_GRAD_HINTS, params=params, reg=reg
+            result,
+            expected,
+            case,
+            X.dtype,
+            hint=MODEL_LOSS_HINT,
+            grad_hint=MODEL_GRAD_HINTS,
+            params=params,
+            reg=reg,
         )
         return
     compare.tensor(
@@ -277,7 +295,13 @@ def check_model_loss(
 
 
 def expected_model_loss(
-    ctx: Context, cls: str, dims: Sequence[int], params: dict[str, Tensor], X: Tensor, y: Tensor | None, reg: float
+    ctx: Context,
+    cls: str,
+    dims: Sequence[int],
+    params: dict[str, Tensor],
+    X: Tensor,
+    y: Tensor | None,
+    reg: float,
 ) -> Any:
     """Stored reference output of ``cls.loss`` for these fixed inputs: scores, or (loss, grads)."""
     settings = settings_of(cls, dims, reg)

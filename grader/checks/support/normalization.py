@@ -124,7 +124,9 @@ def reference_forward(
     return values
 
 
-def compare_forward(kind: str, out: Any, after: dict[str, Any], expected: dict[str, Any], x: Tensor, case: str) -> None:
+def compare_forward(
+    kind: str, out: Any, after: dict[str, Any], expected: dict[str, Any], x: Tensor, case: str
+) -> None:
     """out and, for batchnorm, the running statistics in the dict (the cache is private)."""
     tolerance = compare.tolerance(x.dtype)
     hint = BN_TRAIN_HINT if kind == "batchnorm" else LN_HINT
@@ -137,7 +139,9 @@ def compare_forward(kind: str, out: Any, after: dict[str, Any], expected: dict[s
                            dtype=x.dtype, hint=RUNNING_HINT, **tolerance)  # fmt: skip
 
 
-def run_forward(ctx: Context, kind: str, x: Tensor, gamma: Tensor, beta: Tensor, param: dict[str, Any]) -> None:
+def run_forward(
+    ctx: Context, kind: str, x: Tensor, gamma: Tensor, beta: Tensor, param: dict[str, Any]
+) -> None:
     """One forward call against the stored reference (key 'forward')."""
     case = param_case(x, param)
     out, _, after = norm_forward(ctx, kind, x, gamma, beta, param, case)
@@ -173,7 +177,9 @@ def backward_pair(ctx: Context, kind: str, target: str, dout: Any, inputs: tuple
 
 def compare_backward(result: Any, expected: tuple[Tensor, ...], dtype: torch.dtype, case: str) -> None:
     """(dx, dgamma, dbeta) against ``expected`` within the tolerance of ``dtype``."""
-    compare.structure(result, tuple, 3, f"value returned by backward ({case})", hint="return dx, dgamma, dbeta.")
+    compare.structure(
+        result, tuple, 3, f"value returned by backward ({case})", hint="return dx, dgamma, dbeta."
+    )
     for got, want, name in zip(result, expected, ("dx", "dgamma", "dbeta"), strict=True):
         compare.tensor(got, want, f"{name} ({case})", dtype=dtype, hint=GRAD_HINT, **compare.tolerance(dtype),
                        shape_hint="dx has x's shape (N, D); dgamma and dbeta are (D,): sum over the examples.")  # fmt: skip
@@ -243,7 +249,9 @@ def run_sandwich_forward(ctx: Context, kind: str, input_shape: tuple[int, ...], 
         "forward", lambda ref: ref.layers.Linear_Norm_ReLU.forward(x, w, b, gamma, beta, dict(param), kind)[0]
     )
     compare.structure(result, tuple, 2, f"value returned by forward ({case})", hint="return out, cache.")
-    compare.tensor(result[0], expected, f"out ({case})", dtype=dtype, hint=SANDWICH_HINT, **compare.tolerance(dtype))
+    compare.tensor(
+        result[0], expected, f"out ({case})", dtype=dtype, hint=SANDWICH_HINT, **compare.tolerance(dtype)
+    )
 
 
 def own_sandwich_cache(ctx: Context, kind: str, inputs: tuple[Tensor, ...]) -> Cache:
@@ -325,7 +333,11 @@ def net_case(settings: dict[str, Any], X: Tensor) -> str:
 def net_problem(settings: dict[str, Any], input_shape: tuple[int, ...], seed: int,
                 dtype: torch.dtype = torch.float64) -> tuple[dict[str, Tensor], Tensor, Tensor]:  # fmt: skip
     """Parameters (gamma, beta away from 1, 0), inputs X of shape ``input_shape`` and labels."""
-    hidden, classes, normalization = settings["hidden_dims"], settings["num_classes"], settings["normalization"]
+    hidden, classes, normalization = (
+        settings["hidden_dims"],
+        settings["num_classes"],
+        settings["normalization"],
+    )
     return layered_net_params(hidden, input_shape, classes, seed, normalization, dtype)
 
 
@@ -335,7 +347,8 @@ def run_net_train(ctx: Context, settings: dict[str, Any], input_shape: tuple[int
     params, X, y = net_problem(settings, input_shape, seed_of(ctx.check.name), dtype)
     model = models.student_model(ctx, "FullyConnectedNet", settings, params)
     expected = ctx.expected(
-        "loss_and_grads", lambda ref: models.reference_model(ref, "FullyConnectedNet", settings, params).loss(X, y)
+        "loss_and_grads",
+        lambda ref: models.reference_model(ref, "FullyConnectedNet", settings, params).loss(X, y),
     )
     result = ctx.student.call_method(model, "loss", X, y)
     models.compare_loss_and_grads(result, expected, net_case(settings, X), dtype, hint=NET_HINT)

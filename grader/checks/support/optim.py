@@ -340,6 +340,6 @@ def register_rule_check(
         body(ctx, rule)
 
     run.__doc__ = doc.format(rule=rule.name)
-    check(task=rule.name, points=options.pop("points", 1), name=f"{rule.name}_{kind}", module=module, **options)(run)
-
-
+    check(
+        task=rule.name, points=options.pop("points", 1), name=f"{rule.name}_{kind}", module=module, **options
+    )(run)

@@ -78,7 +78,9 @@ def positive_numbers(values: Any, function: str) -> tuple[float, float]:
     return float(values[0]), float(values[1])
 
 
-def train_overfit(ctx: Context, hidden_dims: list[int], ws: float, lr: float, seed: int) -> tuple[float, float]:
+def train_overfit(
+    ctx: Context, hidden_dims: list[int], ws: float, lr: float, seed: int
+) -> tuple[float, float]:
     """Final training accuracy and final loss of the protocol run with ``seed``."""
     if ctx.reference is not None:
         return reference_overfit(ctx.reference, tuple(hidden_dims), ws, lr, seed)
@@ -181,7 +183,11 @@ def _reference_digits(ref: Any) -> dict[str, Any]:
 
 def digits(ctx: Context) -> dict[str, Tensor]:
     """The default digits data (train/val splits only)."""
-    data = _reference_digits(ctx.reference) if ctx.reference is not None else ctx.student.call("data.load_digits")
+    data = (
+        _reference_digits(ctx.reference)
+        if ctx.reference is not None
+        else ctx.student.call("data.load_digits")
+    )
     return {key: data[key] for key in ("X_train", "y_train", "X_val", "y_val")}
 
 
@@ -205,7 +211,10 @@ def solver_setup(
         isinstance(solver, Handle) and solver.type == "Solver", case,
         f"expected a Solver, got {compare.describe(solver)}.", hint="return the (untrained) Solver object.",
     )  # fmt: skip
-    settings = {name: ctx.student.get(solver, name) for name in ("optim_config", "lr_decay", "batch_size", "num_epochs")}
+    settings = {
+        name: ctx.student.get(solver, name)
+        for name in ("optim_config", "lr_decay", "batch_size", "num_epochs")
+    }
     rule = ctx.student.get(solver, "update_rule_name")
     compare.that(type(rule) is str, case, "the Solver's update_rule is not a string.",
                  hint="pass the rule's name, update_rule='sgd', not the function.")  # fmt: skip
@@ -220,9 +229,14 @@ def solver_setup(
         f"the Solver's model must be a TwoLayerNet, got {compare.describe(model)}.",
         hint="build the model with TwoLayerNet(...).",
     )  # fmt: skip
-    return _bind_two_layer(ctx.student.get(model, "args"), ctx.student.get(model, "kwargs"), case), {
-        **settings, "update_rule": rule,
-    }, case
+    return (
+        _bind_two_layer(ctx.student.get(model, "args"), ctx.student.get(model, "kwargs"), case),
+        {
+            **settings,
+            "update_rule": rule,
+        },
+        case,
+    )
 
 
 def _bind_two_layer(args: Any, kwargs: Any, case: str) -> dict[str, Any]:
@@ -241,14 +255,22 @@ def numbers_of(model_args: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in model_args.items() if k not in ("dtype", "device")}
 
 
-def validate_setup(model_args: dict[str, Any], settings: dict[str, Any], features: int, rows: int, case: str) -> None:
+def validate_setup(
+    model_args: dict[str, Any], settings: dict[str, Any], features: int, rows: int, case: str
+) -> None:
     """Reject configurations that are wrong for the data or too expensive to train here."""
     for key, value in numbers_of(model_args).items():
-        compare.that(type(value) in (int, float), case, f"TwoLayerNet got {key}={compare.describe(value)}; expected a plain number.")
+        compare.that(
+            type(value) in (int, float),
+            case,
+            f"TwoLayerNet got {key}={compare.describe(value)}; expected a plain number.",
+        )
     input_dim, hidden = model_args["input_dim"], model_args["hidden_dim"]
     compare.that(input_dim == features, case, f"TwoLayerNet(input_dim={input_dim}) but each example has {features} features.",
                  hint="input_dim = product of data_dict['X_train'].shape[1:] (X_train[0].numel()).")  # fmt: skip
-    compare.that(model_args["num_classes"] == 10, case, f"num_classes={model_args['num_classes']}, expected 10.")
+    compare.that(
+        model_args["num_classes"] == 10, case, f"num_classes={model_args['num_classes']}, expected 10."
+    )
     compare.that(type(hidden) is int and 1 <= hidden <= MAX_HIDDEN, case,
                  f"hidden_dim={hidden!r}; the grader trains hidden_dim <= {MAX_HIDDEN}.")  # fmt: skip
     epochs, batch = settings["num_epochs"], settings["batch_size"]
@@ -279,7 +301,9 @@ def _reference_setup_accuracy(reference: Any, key: str) -> float:
     return solver.best_val_acc
 
 
-def train_setup(ctx: Context, model_args: dict[str, Any], settings: dict[str, Any], data: dict[str, Tensor]) -> tuple[float, str]:
+def train_setup(
+    ctx: Context, model_args: dict[str, Any], settings: dict[str, Any], data: dict[str, Tensor]
+) -> tuple[float, str]:
     """Best validation accuracy of the configured TwoLayerNet + Solver, and who trained it."""
     numbers = numbers_of(model_args)
     solver_kwargs = dict(settings, verbose=False, seed=SOLVER_SEED)
@@ -293,5 +317,7 @@ def train_setup(ctx: Context, model_args: dict[str, Any], settings: dict[str, An
     )  # fmt: skip
     solver = ctx.student.call("solver.Solver", model, data, **solver_kwargs)
     ctx.student.call_method(solver, "train", timeout=120)
-    trainer = "YOUR FullyConnectedNet([hidden_dim]) and the given Solver (no reference solution on this machine)"
+    trainer = (
+        "YOUR FullyConnectedNet([hidden_dim]) and the given Solver (no reference solution on this machine)"
+    )
     return ctx.student.get(solver, "best_val_acc"), trainer
