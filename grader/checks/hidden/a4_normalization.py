@@ -3,6 +3,7 @@ batch size 1 for layernorm, test-mode sandwiches, dropout composed with batchnor
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -21,6 +22,7 @@ from grader.checks.support.normalization import (
     norm_forward,
     param_case,
     reference_forward,
+    register_backward_check,
     run_backward,
     run_forward,
     run_init,
@@ -83,29 +85,19 @@ def batchnorm_forward_x_unchanged(ctx: Context) -> None:
 # -- backward passes: each in float32, and with dout kept to catch in-place edits -------------------
 
 
-def _register_backward(target: str, N: int, D: int) -> None:
-    """``<target>_float32`` (x (N, D) float32) and ``<target>_dout_unchanged`` (dout not modified in
-    place), both checks of task ``target`` against the stored reference."""
-    prefix = target.lower().replace(".", "_")
-
-    def float32(ctx: Context) -> None:
-        run_backward(ctx, target, N, D, dtype=torch.float32)
-
-    def dout_unchanged(ctx: Context) -> None:
-        run_backward(ctx, target, 5, 4, dout_unchanged=True)
-
-    float32.__doc__ = f"{target}: float32, N={N}, D={D}: dx, dgamma, dbeta in float32."
-    dout_unchanged.__doc__ = f"{target}: dout is not modified in place."
-    check(task=target, points=1, name=f"{prefix}_float32", module=__name__)(float32)
-    check(task=target, points=1, name=f"{prefix}_dout_unchanged", module=__name__)(dout_unchanged)
-
-
 for _target, _N, _D in (
     ("BatchNorm.backward", 50, 20),
     ("BatchNorm.backward_alt", 40, 25),
     ("LayerNorm.backward", 12, 30),
 ):
-    _register_backward(_target, _N, _D)
+    register_backward_check(
+        __name__, _target, "float32", functools.partial(run_backward, target=_target, N=_N, D=_D, dtype=torch.float32),
+        f"{_target}: float32, N={_N}, D={_D}: dx, dgamma, dbeta in float32.",
+    )  # fmt: skip
+    register_backward_check(
+        __name__, _target, "dout_unchanged", functools.partial(run_backward, target=_target, N=5, D=4, dout_unchanged=True),
+        f"{_target}: dout is not modified in place (x (5, 4)); the gradients still equal the reference.",
+    )  # fmt: skip
 
 
 # -- LayerNorm ---------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ here; its training runs at grading time.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -32,6 +33,7 @@ from grader.checks.support.normalization import (
     norm_forward,
     param_case,
     reference_forward,
+    register_backward_check,
     run_backward,
     run_backward_autograd,
     run_forward,
@@ -107,29 +109,20 @@ def batchnorm_forward_matches_torch(ctx: Context) -> None:
 # -- backward passes: each against the stored reference on a fixed case and torch.autograd on random ones
 
 
-def _register_backward(target: str, N: int, D: int) -> None:
-    """``<target>_reference`` (stored reference, x (N, D), eps 1e-5) and ``<target>_autograd``
-    (random sizes and eps, torch.autograd through torch's layer), both checks of task ``target``."""
-    prefix = target.lower().replace(".", "_")
-
-    def reference(ctx: Context) -> None:
-        run_backward(ctx, target, N, D)
-
-    def autograd(ctx: Context) -> None:
-        run_backward_autograd(ctx, target)
-
-    reference.__doc__ = f"{target}: dx, dgamma, dbeta for the cache of a train-mode forward, N={N}, D={D}."
-    autograd.__doc__ = f"{target}: random sizes and eps; dx, dgamma, dbeta match torch.autograd."
-    check(task=target, points=1, name=f"{prefix}_reference", module=__name__)(reference)
-    check(task=target, points=1, randomized=True, name=f"{prefix}_autograd", module=__name__)(autograd)
-
-
 for _target, _N, _D in (
     ("BatchNorm.backward", 10, 4),
     ("BatchNorm.backward_alt", 9, 5),
     ("LayerNorm.backward", 5, 8),
 ):
-    _register_backward(_target, _N, _D)
+    register_backward_check(
+        __name__, _target, "reference", functools.partial(run_backward, target=_target, N=_N, D=_D),
+        f"{_target}: dx, dgamma, dbeta for the cache of a train-mode forward, N={_N}, D={_D}.",
+    )  # fmt: skip
+    register_backward_check(
+        __name__, _target, "autograd", functools.partial(run_backward_autograd, target=_target),
+        f"{_target}: random sizes and eps; dx, dgamma, dbeta match torch.autograd through torch's layer.",
+        randomized=True,
+    )  # fmt: skip
 
 
 # -- LayerNorm ---------------------------------------------------------------------------------------

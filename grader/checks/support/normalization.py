@@ -13,12 +13,14 @@ test-mode output instead of a train-then-test sequence.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from grader.checks import compare
 from grader.checks.context import Context
+from grader.checks.registry import check
 from grader.checks.support import models, oracles
 from grader.checks.support.calls import (
     Cache,
@@ -200,6 +202,16 @@ def run_backward(ctx: Context, target: str, N: int, D: int, dtype: torch.dtype =
                           "dout must not be modified in place: compute gamma * dout into a new tensor.")  # fmt: skip
     expected = ctx.expected("grads", lambda ref: list(ref.resolve(f"layers.{target}")(dout, cache)))
     compare_backward(result, tuple(expected), dtype, case)
+
+
+def register_backward_check(
+    module: str, target: str, kind: str, run: Callable[[Context], None], doc: str, randomized: bool = False
+) -> None:
+    """Register ``run`` as the check ``<target>_<kind>`` (e.g. ``batchnorm_backward_alt_float32``) of
+    task ``target``, worth 1 point, defined by the check module ``module`` (the caller's ``__name__``)."""
+    run.__doc__ = doc
+    name = f"{target.lower().replace('.', '_')}_{kind}"
+    check(task=target, points=1, randomized=randomized, name=name, module=module)(run)
 
 
 def run_backward_autograd(ctx: Context, target: str) -> None:
