@@ -207,7 +207,7 @@ def run_backward(ctx: Context, target: str, N: int, D: int, dtype: torch.dtype =
 def register_backward_check(
     module: str, target: str, kind: str, run: Callable[[Context], None], doc: str, randomized: bool = False
 ) -> None:
-    """Register ``run`` as the check ``<target>_<kind>`` (e.g. ``batchnorm_backward_alt_float32``) of
+    """Register ``run`` as the check ``<target>_<kind>`` (``BatchNorm.backward_alt``: ``batchnorm_backward_alt_<kind>``) of
     task ``target``, worth 1 point, defined by the check module ``module`` (the caller's ``__name__``)."""
     run.__doc__ = doc
     name = f"{target.lower().replace('.', '_')}_{kind}"
