@@ -160,6 +160,7 @@ def test_instructor_flow_in_formgrader(lab: tuple[str, Path, Path]):
         page.goto(f"{base}/formgrader/manage_assignments")
         row = page.locator("tr", has_text=ASSIGNMENT)
         expect(row.locator(".generate-feedback a")).to_be_visible()
+        expect(row).to_contain_text("released")  # not "draft"
         page.screenshot(path=shots / "02-assignments.png")
 
         page.goto(f"{base}/formgrader/manage_submissions/{ASSIGNMENT}")

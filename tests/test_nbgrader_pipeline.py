@@ -185,3 +185,13 @@ def test_nbgrader_autograde_grades_like_the_batch(course: Path):
     cells = _check_cells(_notebook(course, "cy"))
     task_count = len({c.task.name for c in registry.select(registry.load_checks(), [ASSIGNMENT])})
     assert len(cells) == task_count and all(c.outputs for c in cells.values())
+
+
+def test_formgrader_shows_the_assignment_released(course: Path):
+    """Problem 5: the assignment stayed "draft"; nbgrader's own release puts it in the exchange."""
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    assignment = NbGraderAPI(config=config).get_assignment(ASSIGNMENT)
+    assert assignment["status"] == "released", assignment

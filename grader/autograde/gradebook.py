@@ -26,7 +26,7 @@ CONFIG = """\
 # nbgrader configuration of this grading folder (written by python -m grader autograde).
 c = get_config()  # noqa: F821
 c.CourseDirectory.root = {root!r}
-c.CourseDirectory.course_id = "dl-course"
+c.CourseDirectory.course_id = {course_id!r}
 c.CourseDirectory.db_url = {db_url!r}
 c.Exchange.root = {exchange!r}
 # Student notebooks are hostile markup: formgrader and feedback pages must not run their script.
@@ -47,6 +47,9 @@ c.GenerateFeedback.post_convert_hook = "grader.autograde.nbgrader_hooks.feedback
 """
 
 
+COURSE_ID = "dl-course"
+
+
 def db_url(root: Path) -> str:
     return f"sqlite:///{(root / 'gradebook.db').resolve()}"
 
@@ -61,7 +64,12 @@ def prepare(root: Path, assignment: str, url: str | None = None) -> str:
     root.mkdir(parents=True, exist_ok=True)
     (root / "exchange").mkdir(exist_ok=True)
     (root / "nbgrader_config.py").write_text(
-        CONFIG.format(root=str(root.resolve()), db_url=url, exchange=str((root / "exchange").resolve()))
+        CONFIG.format(
+            root=str(root.resolve()),
+            course_id=COURSE_ID,
+            db_url=url,
+            exchange=str((root / "exchange").resolve()),
+        )
     )
     source = root / "source" / assignment
     if _released_already(root, assignment, url):
@@ -72,18 +80,37 @@ def prepare(root: Path, assignment: str, url: str | None = None) -> str:
     config = Config()
     config.CourseDirectory.root = str(root.resolve())
     config.CourseDirectory.db_url = url
+    config.CourseDirectory.course_id = COURSE_ID
+    config.Exchange.root = str((root / "exchange").resolve())
     config.Application.log_level = logging.ERROR
-    result = NbGraderAPI(config=config).generate_assignment(assignment, force=True, create=True)
-    if not result["success"]:
-        raise RuntimeError(f"nbgrader could not set up {assignment}:\n{result.get('log', '')}")
+    # nbgrader's own release into the course's exchange: formgrader shows the assignment as released
+    # (students get it from this repository's release, not from the exchange).
+    config.ExchangeReleaseAssignment.force = True  # solutions/ changed: release the new version
+    api = NbGraderAPI(config=config)
+    for step in (
+        lambda: api.generate_assignment(assignment, force=True, create=True),
+        lambda: api.release_assignment(assignment),
+    ):
+        result = step()
+        if not result["success"]:
+            raise RuntimeError(f"nbgrader could not set up {assignment}:\n{result.get('log', '')}")
     return url
+
+
+def released_to_exchange(root: Path, assignment: str) -> Path:
+    """Where nbgrader's release_assignment puts ``assignment`` in the grading folder ``root``."""
+    return root / "exchange" / COURSE_ID / "outbound" / assignment
 
 
 def _released_already(root: Path, assignment: str, url: str) -> bool:
     """True when this course already released exactly the current ``solutions/<assignment>``
     into this gradebook."""
     source = root / "source" / assignment
-    if not (source.is_dir() and (root / "release" / assignment).is_dir()):
+    if not (
+        source.is_dir()
+        and (root / "release" / assignment).is_dir()
+        and released_to_exchange(root, assignment).is_dir()
+    ):
         return False
     if _files(source) != _files(paths.SOLUTIONS / assignment):
         return False
