@@ -19,8 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all assignments")
     check.add_argument(
         "--submission",
-        default=".",
-        help="folder with course_lib/ or the task files (default: this working tree; 'solutions' = reference)",
+        help="folder with course_lib/ or the task files (default: the named assignment's folder, found from "
+        "here, else this folder; 'solutions' = reference)",
     )
     check.add_argument("--hidden", action="store_true", help="also run hidden checks (instructors)")
     check.add_argument("-k", metavar="PATTERN", help="only checks whose name or task contains PATTERN")
@@ -43,6 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="exit 1 when there are warnings (failing checks, empty answers)"
     )
     submit.set_defaults(module="grader.autograde.submit")
+
+    carry = commands.add_parser(
+        "carry-over", help="copy your own task files from an earlier assignment's folder into a later one's"
+    )
+    carry.add_argument("source", metavar="FROM", help="assignment (or its folder) to copy your files from")
+    carry.add_argument("target", metavar="TO", help="assignment (or its folder) to copy them into")
+    carry.add_argument("--force", action="store_true", help="overwrite files you already changed in TO")
+    carry.set_defaults(module="grader.carry_over")
 
     gradescope = commands.add_parser("gradescope", help="write a Gradescope autograder zip for an assignment")
     gradescope.add_argument("assignment", metavar="ASSIGNMENT")

@@ -1,6 +1,6 @@
 """Check cells in the assignment notebooks: ``check("Linear.forward")``.
 
-Runs the public checks of one task against the ``course_lib`` on disk, shows the result as a
+Runs the public checks of one task against the ``course_lib`` on disk (the assignment folder's), shows the result as a
 table, and raises :class:`ChecksFailed` when a check fails so that "Run All" stops at the first
 unfinished task. The checks run in a child process that stays warm for the kernel's lifetime
 (torch imported once); every check starts a fresh fork of it that imports the task files as they
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -72,26 +73,40 @@ def _text(task: str, results: Sequence[CheckResult]) -> str:
 _warm: tuple[tempfile.TemporaryDirectory[str], CheckRunner] | None = None
 
 
+def student_lib() -> Path:
+    """The ``course_lib`` folder the notebook works on: the one its kernel imported (the
+    assignment folder's), else ``./course_lib``, else the repository's."""
+    imported = getattr(sys.modules.get("course_lib"), "__file__", None)
+    if imported:
+        return Path(imported).resolve().parent
+    here = Path.cwd() / "course_lib"
+    return here if here.is_dir() else paths.COURSE_LIB
+
+
 def _runner() -> tuple[Path, CheckRunner]:
-    """The kernel's warm runner, with the task files copied afresh from ``course_lib/``."""
+    """The kernel's warm runner, with the task files copied afresh from :func:`student_lib`."""
     global _warm
     if _warm is None:
         folder = tempfile.TemporaryDirectory(prefix="grader-notebook-")
-        assemble_lib(paths.COURSE_LIB, Path(folder.name))
+        assemble_lib(student_lib(), Path(folder.name))
         reference = load_reference()
         runner = CheckRunner(
             Path(folder.name), SandboxPolicy(use_bwrap=False), reference, ReferenceStore("grade", reference)
         )
         _warm = (folder, runner)
     folder, runner = _warm
-    assemble_lib(paths.COURSE_LIB, Path(folder.name), refresh=True)
+    assemble_lib(student_lib(), Path(folder.name), refresh=True)
     return Path(folder.name), runner
 
 
 def _assignment_of_notebook() -> str | None:
-    """The assignment whose folder the kernel runs in (notebooks run from assignments/<name>/)."""
-    name = Path.cwd().name
-    return name if name in paths.ASSIGNMENT_NAMES else None
+    """The assignment whose folder the kernel runs in: the folder's name (nbgrader's fetch, the
+    repository), else the assignment notebook in it (a folder renamed when unzipped)."""
+    here = Path.cwd()
+    if here.name in paths.ASSIGNMENT_NAMES:
+        return here.name
+    found = [name for name in paths.ASSIGNMENT_NAMES if (here / f"{name}.ipynb").is_file()]
+    return found[0] if len(found) == 1 else None
 
 
 def check(task: str, assignment: str | None = None) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from grader import paths, workspace
 from grader.checks import registry
 from grader.checks.context import DEFAULT_SEED
 from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
@@ -92,9 +93,19 @@ def table(results: Sequence[CheckResult], verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _submission(argument: str | None, assignments: Sequence[str]) -> Path:
+    """``--submission`` as given, else the one named assignment's task files (its folder's
+    ``course_lib``, found from here), else this folder."""
+    if argument is not None:
+        return Path(argument)
+    if len(assignments) == 1 and assignments[0] in paths.ASSIGNMENT_NAMES:
+        return workspace.locate(assignments[0]).task_dir
+    return Path(".")
+
+
 def main(args: Any) -> int:
     results = grade(
-        Path(args.submission),
+        _submission(args.submission, args.assignments),
         args.assignments,
         hidden=args.hidden,
         pattern=args.k,
