@@ -40,6 +40,9 @@ class Submission:
     files: list[str] = field(default_factory=list)
     #: When it was submitted, in nbgrader's ``timestamp.txt`` format (see :func:`submission_time`).
     timestamp: str | None = None
+    #: The ``submission_secret.txt`` of ``nbgrader submit`` (``release_feedback`` names the
+    #: feedback by it, ``fetch_feedback`` finds it by the secret in the student's cache).
+    secret: str | None = None
 
     @property
     def notebooks(self) -> list[Path]:
@@ -52,8 +55,11 @@ def allowed_paths(assignment: str) -> tuple[set[str], str]:
     return task_files, f"assignments/{assignment}/"
 
 
-#: nbgrader's submission time, in a folder that ``nbgrader collect`` wrote.
+#: nbgrader's submission time and secret, in a folder that ``nbgrader collect`` wrote.
 NBGRADER_TIMESTAMP = "timestamp.txt"
+NBGRADER_SECRET = "submission_secret.txt"
+NBGRADER_FILES = (NBGRADER_TIMESTAMP, NBGRADER_SECRET)
+_SECRET = re.compile(r"^[0-9a-f]{32,256}$")
 
 
 def _destination(name: str, assignment: str) -> str | None:
@@ -66,7 +72,7 @@ def _destination(name: str, assignment: str) -> str | None:
     if not name.isprintable():
         return None
     task_files, notebook_dir = allowed_paths(assignment)
-    if name in task_files or name in (MANIFEST, NBGRADER_TIMESTAMP):
+    if name in task_files or name == MANIFEST or name in NBGRADER_FILES:
         return name
     if name.endswith(".ipynb") and "/" not in name:
         return notebook_dir + name
@@ -164,7 +170,7 @@ def unpack_zip(archive: Path, student: str, assignment: str, dest: Path) -> Subm
                 submission.problems.append(f"could not extract {name}: {error}")
                 target.unlink(missing_ok=True)
                 continue
-            if name not in (MANIFEST, NBGRADER_TIMESTAMP):
+            if name != MANIFEST and name not in NBGRADER_FILES:
                 submission.files.append(name)
     _read_manifest(submission)
     _report_missing(submission)
@@ -190,7 +196,7 @@ def copy_folder(folder: Path, student: str, assignment: str, dest: Path) -> Subm
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
-        if name not in (MANIFEST, NBGRADER_TIMESTAMP):
+        if name != MANIFEST and name not in NBGRADER_FILES:
             submission.files.append(name)
     _read_manifest(submission)
     _report_missing(submission)
@@ -250,9 +256,9 @@ def _timed(submission: Submission, upload: Path) -> Submission:
 
 def _read_manifest(submission: Submission) -> None:
     """The assignment and time a manifest states; without one, nbgrader's ``timestamp.txt``."""
+    _read_nbgrader_files(submission)
     manifest = submission.root / MANIFEST
     if not manifest.exists():
-        _read_nbgrader_timestamp(submission)
         return
     try:
         data = json.loads(manifest.read_text(encoding="utf-8"))
@@ -266,14 +272,20 @@ def _read_manifest(submission: Submission) -> None:
         submission.problems.append("manifest.json is not valid JSON; ignored")
 
 
-def _read_nbgrader_timestamp(submission: Submission) -> None:
-    """``timestamp.txt`` as ``nbgrader submit`` writes it (``2026-03-01 23:59:00.123456 UTC``)."""
-    try:
-        text = (submission.root / NBGRADER_TIMESTAMP).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return
-    if len(text) <= 64 and text.endswith(" UTC"):
-        submission.timestamp = text.removesuffix(" UTC")
+def _read_nbgrader_files(submission: Submission) -> None:
+    """``timestamp.txt`` and ``submission_secret.txt`` as ``nbgrader submit`` writes them
+    (``2026-03-01 23:59:00.123456 UTC``; 128 hex digits); anything else is ignored."""
+    texts = {}
+    for name in NBGRADER_FILES:
+        try:
+            texts[name] = (submission.root / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            texts[name] = ""
+    stamp = texts[NBGRADER_TIMESTAMP].strip()
+    if len(stamp) <= 64 and stamp.endswith(" UTC"):
+        submission.timestamp = stamp.removesuffix(" UTC")
+    if _SECRET.match(texts[NBGRADER_SECRET]):
+        submission.secret = texts[NBGRADER_SECRET]
 
 
 def _report_missing(submission: Submission) -> None:
