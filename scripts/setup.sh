@@ -11,8 +11,8 @@ if ! python -c "import torch" 2>/dev/null; then
   # Pinned on purpose: an unpinned torch pulls several GB of CUDA packages on Linux.
   pip install -q "torch==2.13.0" ${TORCH_PIP_ARGS:-}
 fi
-if ! python -c "import grader, nbgrader, pytest, ruff, jupyterhub" 2>/dev/null; then
-  pip install -q -e ".[dev]"
+if ! python -c "import grader, nbgrader, pytest, ruff, jupyterhub" 2>/dev/null || ! cmp -s pyproject.toml .venv/.pyproject.installed; then
+  pip install -q -e ".[dev]" && cp pyproject.toml .venv/.pyproject.installed  # again when pyproject.toml changes
 fi
 if ! command -v bwrap >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   # bubblewrap isolates student code during autograding; without it the grader says so loudly.

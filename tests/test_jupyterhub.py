@@ -28,6 +28,7 @@ ASSIGNMENT = "a1_fully_connected"
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.xdist_group("unix-users"),  # useradd locks /etc/passwd: one such test at a time
     pytest.mark.skipif(os.geteuid() != 0, reason="creates Unix users and runs servers as them (root only)"),
     pytest.mark.skipif(
         shutil.which("configurable-http-proxy") is None, reason="npm's configurable-http-proxy"
@@ -147,6 +148,7 @@ def test_a_student_server_fetches_the_released_assignment(hub: tuple[str, str]):
     assert status == 200, body
     fetched = Path(os.path.expanduser(f"~{STUDENT}")) / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     assert fetched.is_file()
+    assert (fetched.parent / "course_lib" / "layers.py").is_file(), "the released folder carries course_lib/"
     assert fetched.stat().st_uid == int(subprocess.check_output(["id", "-u", STUDENT]))
 
     services = json.loads(_api(f"{url}/hub/api/services", token)[1])
