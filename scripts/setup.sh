@@ -18,6 +18,10 @@ if ! command -v bwrap >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/d
   # bubblewrap isolates student code during autograding; without it the grader says so loudly.
   (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1 || echo "note: bubblewrap not installed"
 fi
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  # The browser tests drive Debian's Chromium with Playwright (no browser download).
+  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "note: chromium not installed"
+fi
 if ! command -v configurable-http-proxy >/dev/null && [ "$(id -u)" = 0 ] && command -v npm >/dev/null; then
   # JupyterHub's proxy, for the deploy/jupyterhub smoke test.
   npm install -g --silent configurable-http-proxy >/dev/null 2>&1 || echo "note: configurable-http-proxy not installed"
