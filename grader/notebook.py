@@ -1,8 +1,8 @@
 """Check cells in the assignment notebooks: ``check("Linear.forward")``.
 
-Runs the public checks of one task against the ``course_lib`` on disk (the assignment folder's), shows the result as a
-table, and raises :class:`ChecksFailed` when a check fails so that "Run All" stops at the first
-unfinished task. The checks run in a child process that stays warm for the kernel's lifetime
+Runs the public checks of one task against the ``course_lib`` on disk (the assignment folder's),
+shows the result as a table, and raises :class:`ChecksFailed` when a check fails so that "Run All"
+stops at the first unfinished task. The checks run in a child process that stays warm for the kernel's lifetime
 (torch imported once); every check starts a fresh fork of it that imports the task files as they
 are on disk now, so edits are picked up without restarting the kernel.
 """
@@ -21,6 +21,7 @@ from grader.checks import registry
 from grader.checks.reference import ReferenceStore, load_reference
 from grader.checks.runner import CheckResult, CheckRunner, assemble_lib
 from grader.runner.launch import SandboxPolicy
+from grader.workspace import assignment_of_folder
 
 
 class ChecksFailed(AssertionError):
@@ -100,13 +101,8 @@ def _runner() -> tuple[Path, CheckRunner]:
 
 
 def _assignment_of_notebook() -> str | None:
-    """The assignment whose folder the kernel runs in: the folder's name (nbgrader's fetch, the
-    repository), else the assignment notebook in it (a folder renamed when unzipped)."""
-    here = Path.cwd()
-    if here.name in paths.ASSIGNMENT_NAMES:
-        return here.name
-    found = [name for name in paths.ASSIGNMENT_NAMES if (here / f"{name}.ipynb").is_file()]
-    return found[0] if len(found) == 1 else None
+    """The assignment whose folder the kernel runs in (any name: see :mod:`grader.workspace`)."""
+    return assignment_of_folder(Path.cwd())
 
 
 def check(task: str, assignment: str | None = None) -> None:
