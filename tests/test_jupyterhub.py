@@ -90,8 +90,9 @@ def course() -> Iterator[dict[str, str]]:
     nbgrader = [str(python), "-m", "nbgrader"]
     grader_env = {"PATH": f"{python.parent}:/usr/bin:/bin", "HOME": str(home), "COURSE_ID": COURSE,
                   "COURSE_EXCHANGE": env["COURSE_EXCHANGE"]}  # fmt: skip
-    for command in ("generate_assignment", "release_assignment"):
-        done = subprocess.run([*nbgrader, command, ASSIGNMENT], cwd=home / COURSE, env=grader_env, user=GRADER,
+    # --force: the account's course folder outlives a run; release what source/ holds now.
+    for command in (["generate_assignment", "--force"], ["release_assignment"]):
+        done = subprocess.run([*nbgrader, *command, ASSIGNMENT], cwd=home / COURSE, env=grader_env, user=GRADER,
                               group=GRADER, extra_groups=[], capture_output=True, text=True)  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
     try:
