@@ -34,7 +34,7 @@ from grader import paths
 from grader.autograde import gradebook
 from grader.autograde.batch import BatchOptions, autograde
 from grader.demo import _zip
-from grader.runner.launch import SandboxPolicy, bwrap_path
+from grader.sandbox.launch import SandboxPolicy, bwrap_path
 
 #: Tuned numbers in the reference fc_net.py; each student gets them scaled by 1 + number * 1e-4.
 TUNED = ("learning_rate = 0.3\n", "learning_rate = 0.15\n", '{"learning_rate": 0.5}')

@@ -23,9 +23,8 @@ from typing import Any
 
 from grader import paths
 from grader.autograde.batch import BatchOptions, autograde
-from grader.autograde.cli import print_table
 from grader.autograde.roster import read_roster
-from grader.runner.launch import SandboxPolicy, bwrap_path
+from grader.sandbox.launch import SandboxPolicy, bwrap_path
 
 ASSIGNMENT = "a1_fully_connected"
 
@@ -132,8 +131,9 @@ def write_roster(path: Path) -> Path:
     return path
 
 
-def main(args: Any) -> int:
-    out = Path(args.out)
+def run(out: Path, workers: int) -> tuple[list[dict[str, Any]], Path]:
+    """Build the sample class under ``out`` (replacing it) and grade it; return the results and
+    the grading folder."""
     if out.exists():
         shutil.rmtree(out)
     uploads = build_class(out / "uploads")
@@ -145,6 +145,4 @@ def main(args: Any) -> int:
     options = BatchOptions(
         ASSIGNMENT, out / "course", SandboxPolicy(use_bwrap=sandboxed), roster=tuple(roster)
     )
-    results = autograde(uploads, options, workers=args.workers)
-    print_table(results, options.out)
-    return 0
+    return autograde(uploads, options, workers=workers), options.out

@@ -34,12 +34,12 @@ import pytest
 from grader import paths
 from grader.autograde.batch import BatchOptions, autograde, local_pool
 from grader.checks import registry
+from grader.checks.engine import CheckRunner, submission_lib
 from grader.checks.reference import ReferenceStore, load_reference
-from grader.checks.runner import CheckRunner, submission_lib
 from grader.release.stubs import find_regions
-from grader.runner import child, host, launch
-from grader.runner.launch import Limits, SandboxPolicy
-from grader.runner.session import Session
+from grader.sandbox import child, host, launch
+from grader.sandbox.launch import Limits, SandboxPolicy
+from grader.sandbox.session import Session
 from tests.attacks import build, round2_surface
 from tests.attacks.build import ASSIGNMENT, Attack
 from tests.attacks.catalog import ATTACKS, MIXED_HONEST
@@ -333,7 +333,6 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     # usual place first, so that it does not land in ``work`` and vanish before its exit finalizer.
     multiprocessing.util.get_temp_dir()
     tempfile.tempdir = str(work)  # the workers' sandboxes live here: bwrap command lines name it
-    start = time.monotonic()
     executor = local_pool(2)
     printed = io.StringIO()  # what the instructor's terminal shows
     try:
@@ -350,7 +349,6 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 ),
                 executor=executor,
             )
-            checks_only = time.monotonic() - start
             results = autograde(
                 second,
                 BatchOptions(
@@ -368,7 +366,6 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         executor.shutdown(wait=True, cancel_futures=True)
         tempfile.tempdir = saved_tempdir
         listeners.close()
-    seconds = time.monotonic() - start
     uids = {launch.sandbox_uid_of(pid) for pid in worker_pids} | {
         host.tenant_uid(pid, n) for pid in worker_pids for n in range(host.UIDS_PER_PROCESS)
     }
@@ -376,8 +373,6 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         "out": out,
         "uploads": made,
         "results": {r["student"]: r for r in results},
-        "seconds": seconds,
-        "seconds_checks_only": checks_only,
         "leftovers": leftover_processes(uids, str(work)),
         "uids": uids,
         "printed": printed.getvalue(),
@@ -637,10 +632,3 @@ def test_grader_workers_stayed_small(graded):
     print(f"worker peak memory: {peaks}")
     assert graded["worker_peaks"], "no grader worker was measured"
     assert all(peak < 3 * 2**30 for peak in graded["worker_peaks"].values()), peaks
-
-
-def test_suite_runtime(graded):
-    """The whole red-team batch stays within its CI budget (two cores)."""
-    first = graded["seconds_checks_only"]
-    print(f"red-team batches took {graded['seconds']:.0f} s ({first:.0f} s checks only)")
-    assert graded["seconds"] < 300

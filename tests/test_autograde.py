@@ -11,9 +11,9 @@ from grader import paths
 from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.gradebook import notebook_names, prepare
 from grader.checks.reference import load_reference
-from grader.checks.run import grade
+from grader.cli.check import grade
 from grader.demo import ASSIGNMENT, _student_files, _zip
-from grader.runner.launch import SandboxPolicy, bwrap_path
+from grader.sandbox.launch import SandboxPolicy, bwrap_path
 
 SANDBOX = SandboxPolicy(use_bwrap=bwrap_path() is not None)
 

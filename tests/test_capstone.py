@@ -9,8 +9,8 @@ import pytest
 
 from grader import paths
 from grader.checks.reference import load_reference
-from grader.checks.run import grade
-from grader.runner.launch import SandboxPolicy
+from grader.cli.check import grade
+from grader.sandbox.launch import SandboxPolicy
 
 REFERENCE = load_reference()
 LOCAL = SandboxPolicy(use_bwrap=False)

@@ -17,12 +17,12 @@ import torch
 
 from grader import paths
 from grader.checks import callbacks, registry
-from grader.checks import runner as runner_module
+from grader.checks import engine as runner_module
+from grader.checks.engine import MAX_MESSAGE, CheckRunner, assemble_lib, explain
 from grader.checks.reference import ReferenceStore, load_reference
-from grader.checks.runner import MAX_MESSAGE, CheckRunner, assemble_lib, explain
-from grader.runner import protocol
-from grader.runner.launch import SandboxPolicy
-from grader.runner.session import (
+from grader.sandbox import protocol
+from grader.sandbox.launch import SandboxPolicy
+from grader.sandbox.session import (
     MAX_ERROR_MESSAGE,
     MAX_ERROR_TYPE,
     MAX_TRACEBACK,
@@ -85,7 +85,7 @@ _MEASURE = textwrap.dedent(
     """
     import json, sys
     import torch  # noqa: F401  (its memory is the baseline)
-    from grader.runner import protocol
+    from grader.sandbox import protocol
 
     def rss(field):
         for line in open("/proc/self/status"):

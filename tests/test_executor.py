@@ -9,7 +9,7 @@ import pytest
 from grader import paths
 from grader.autograde.batch import BatchOptions, autograde
 from grader.demo import ASSIGNMENT, _student_files, _zip
-from grader.runner.launch import SandboxPolicy, bwrap_path
+from grader.sandbox.launch import SandboxPolicy, bwrap_path
 
 
 def _uploads(folder: Path) -> list[Path]:

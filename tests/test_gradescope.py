@@ -19,14 +19,14 @@ from grader import paths
 from grader.autograde import gradescope
 from grader.autograde.batch import BatchOptions, autograde
 from grader.demo import ASSIGNMENT, _student_files, _zip
-from grader.runner.launch import SandboxPolicy, bwrap_path
+from grader.sandbox.launch import SandboxPolicy, bwrap_path
 
 #: Linear.forward is right only if the solutions can be read; it also tries to forge results.json.
 PEEKING_LAYERS = """
 import importlib.util, json, sys
 from pathlib import Path
 
-SOURCE = Path(sys.argv[0]).resolve().parents[2]  # the child runs source/grader/runner/child.py
+SOURCE = Path(sys.argv[0]).resolve().parents[2]  # the child runs source/grader/sandbox/child.py
 
 
 def _solution():
@@ -61,7 +61,7 @@ def autograder_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def root(autograder_zip: Path) -> Iterator[Path]:
     """/autograder: source/ unpacked from the zip; every folder on the way open to other uids (the
-    unprivileged child must reach grader/runner as it would on Gradescope)."""
+    unprivileged child must reach grader/sandbox as it would on Gradescope)."""
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
         folder = Path(tmp) / "autograder"
         with zipfile.ZipFile(autograder_zip) as bundle:

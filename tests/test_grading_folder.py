@@ -24,7 +24,7 @@ from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.intake import submission_time
 from grader.autograde.roster import RosterStudent
 from grader.demo import ASSIGNMENT, _student_files, _zip
-from grader.runner.launch import SandboxPolicy
+from grader.sandbox.launch import SandboxPolicy
 
 #: ada's manifest (``grader submit``), ben's newest zip entry, cy's folder modification time.
 MANIFEST_TIME = "2026-03-01T12:30:00+01:00"

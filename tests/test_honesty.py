@@ -6,12 +6,12 @@ import pytest
 
 from grader import paths
 from grader.checks import registry
+from grader.checks.engine import CheckRunner, submission_lib
 from grader.checks.reference import ReferenceStore, load_reference
-from grader.checks.run import grade
-from grader.checks.runner import CheckRunner, submission_lib
 from grader.checks.tasks import TASKS
+from grader.cli.check import grade
 from grader.release.stubs import not_implemented_message, tasks_in
-from grader.runner.launch import SandboxPolicy
+from grader.sandbox.launch import SandboxPolicy
 
 REFERENCE = load_reference()
 LOCAL = SandboxPolicy(use_bwrap=False)

@@ -11,8 +11,8 @@ import pytest
 
 import tests.mutants as catalogs
 from grader.checks import registry
+from grader.checks.engine import CheckRunner
 from grader.checks.reference import load_reference
-from grader.checks.runner import CheckRunner
 from tests.mutants import Mutant, edited_lib, warm_runner
 
 

@@ -15,8 +15,8 @@ import torch
 
 from grader import paths
 from grader.checks.reference import REPRODUCE_TOLERANCE, values_equal
-from grader.runner import launch
-from grader.runner.redact import redact
+from grader.sandbox import launch
+from grader.sandbox.redact import redact
 
 
 def _ulps(value: torch.Tensor, count: int) -> torch.Tensor:
@@ -91,7 +91,7 @@ OUTPUTS = ("exports", "results", "autograded", "summary.json")
 def test_demo_without_an_activated_venv_names_no_machine_path(tmp_path: Path):
     """The venv's python alone (as cron or systemd would call it) grades the sample class;
     no output file names a sandbox folder, the repository or the Python installation, and the
-    notebooks run without fontconfig noise."""
+    notebooks run without fontconfig noise or errors."""
     environment = {
         key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "PYTHONPATH")
     }
@@ -112,3 +112,7 @@ def test_demo_without_an_activated_venv_names_no_machine_path(tmp_path: Path):
                 text = file.read_text(errors="replace")
                 found += [f"{file.relative_to(course)}: {word}" for word in forbidden if word in text]
     assert not found, found
+    # The reference's notebook, executed in the sandbox for graders, runs without an error.
+    executed = json.loads((course / "autograded/alice/a1_fully_connected/a1_fully_connected.ipynb").read_text())
+    errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert not errors, [(o["ename"], o["evalue"]) for o in errors]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.__main__ import build_parser
-from grader.autograde import cli
 from grader.autograde.roster import RosterError, RosterStudent, read_roster
+from grader.cli import autograde as cli
+from grader.cli.arguments import build_parser
 
 
 def _write(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:

@@ -12,11 +12,11 @@ import pytest
 
 from grader import paths
 from grader.checks import registry
+from grader.checks.engine import CheckRunner, assemble_lib, submission_lib
 from grader.checks.reference import ReferenceStore, load_reference
-from grader.checks.runner import CheckRunner, assemble_lib, submission_lib
-from grader.runner import host, launch
-from grader.runner.launch import SandboxPolicy
-from grader.runner.session import Sandbox, StudentError
+from grader.sandbox import host, launch
+from grader.sandbox.launch import SandboxPolicy
+from grader.sandbox.session import Sandbox, StudentError
 
 pytestmark = pytest.mark.skipif(
     launch.bwrap_path() is None or os.geteuid() != 0,

@@ -13,7 +13,8 @@ import jupyter_server.serverapp
 import pytest
 
 from grader import paths
-from grader.autograde import submit
+from grader.cli import submit as submit_command
+from grader.student import submit
 
 ASSIGNMENT = "a1_fully_connected"
 
@@ -50,7 +51,7 @@ def test_the_zip_is_written_and_strict_fails_on_warnings(
     monkeypatch.setattr(submit, "warnings", lambda assignment: ["failing public checks: x"])
     out = tmp_path / "upload.zip"
     args = argparse.Namespace(assignment=ASSIGNMENT, out=str(out), strict=strict)
-    assert submit.main(args) == code
+    assert submit_command.main(args) == code
     assert zipfile.is_zipfile(out)
     assert "warning: 1 thing(s)" in capsys.readouterr().out
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks.runner import assemble_lib
-from grader.runner import child, host, launch
-from grader.runner.launch import SandboxPolicy
-from grader.runner.session import Sandbox
+from grader.checks.engine import assemble_lib
+from grader.sandbox import child, host, launch
+from grader.sandbox.launch import SandboxPolicy
+from grader.sandbox.session import Sandbox
 from tests.attacks import round2_surface
 from tests.attacks.build import payload_code
 

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from grader import carry_over, paths, workspace
-from grader.autograde import intake, submit
-from grader.checks import run
-from grader.release.command import released_course_libs, released_stubs
+from grader import paths
+from grader.autograde import intake
+from grader.cli import carry_over
+from grader.cli import check as run
+from grader.cli.release import released_course_libs, released_stubs
 from grader.release.stubs import BEGIN, END
+from grader.student import submit, workspace
 
 A1, A2 = "a1_fully_connected", "a2_optimizers"
 

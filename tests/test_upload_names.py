@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from grader.autograde import cli
 from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.intake import STUDENT_ID
-from grader.runner.launch import SandboxPolicy
+from grader.cli import autograde as cli
+from grader.sandbox.launch import SandboxPolicy
 from tests.attacks.round2_surface import BAD_UPLOAD_NAMES
 
 ASSIGNMENT = "a1_fully_connected"

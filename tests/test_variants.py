@@ -16,8 +16,8 @@ import pytest
 import tests.variants as catalogs
 from grader import paths
 from grader.checks import registry
+from grader.checks.engine import CheckRunner
 from grader.checks.reference import load_reference
-from grader.checks.runner import CheckRunner
 from grader.checks.tasks import TASKS
 from grader.release.stubs import find_regions
 from tests.mutants import edited_lib, warm_runner
@@ -76,6 +76,12 @@ def test_catalog_is_large_and_unique():
     names = [v.name for v in VARIANTS]
     assert len(names) == len(set(names)), "duplicate variant names"
     assert len(VARIANTS) >= 40
+
+
+def test_every_task_has_a_variant():
+    """A task no correct-but-different code was graded on is not shown to grade the math."""
+    covered = {task for variant in VARIANTS for task in touched_tasks(variant)}
+    assert not set(TASKS) - covered, f"tasks without a variant: {sorted(set(TASKS) - covered)}"
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name)

@@ -40,10 +40,10 @@ from grader.autograde.notebooks import (
 )
 from grader.autograde.roster import RosterStudent
 from grader.checks import callbacks, registry
+from grader.checks.engine import CheckResult, CheckRunner, submission_lib
 from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
-from grader.checks.runner import CheckResult, CheckRunner, submission_lib
-from grader.runner import host
-from grader.runner.launch import SandboxPolicy
+from grader.sandbox import host
+from grader.sandbox.launch import SandboxPolicy
 
 Result = dict[str, Any]
 SECRET = "submission_secret.txt"

@@ -27,8 +27,8 @@ from grader import paths
 from grader.autograde import reports
 from grader.autograde.batch import checks_of, grading_reference, summarise
 from grader.autograde.intake import intake
-from grader.checks.runner import CheckRunner, submission_lib
-from grader.runner import launch
+from grader.checks.engine import CheckRunner, submission_lib
+from grader.sandbox import launch
 
 #: Repository paths (files or folders) the autograder needs; caches and local state are skipped.
 PACKAGED = ("grader", "course_lib", "solutions", "assignments", "scripts/setup.sh", "pyproject.toml")
@@ -133,13 +133,3 @@ def grade(assignment: str, root: Path) -> dict[str, Any]:
         )
     (results_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
-
-
-def main(args: Any) -> int:
-    if args.grade:
-        result = grade(args.assignment, Path(args.grade))
-        print(f"{result['score']:g}/{result['max_score']:g}")
-        return 0
-    out = package(args.assignment, Path(args.out or f"{args.assignment}-autograder.zip"), args.torch_pip_args)
-    print(f"wrote {out}: upload it as the assignment's Gradescope autograder")
-    return 0

@@ -32,8 +32,8 @@ from typing import Any
 import nbformat
 
 from grader import untrusted
-from grader.runner import launch
-from grader.runner.redact import redact
+from grader.sandbox import launch
+from grader.sandbox.redact import redact
 
 SHIM = launch.RUNNER_DIR / "notebook_shim" / "grader"
 WORK = "/sandbox/work"

@@ -35,7 +35,7 @@ import time
 from typing import Any
 
 from grader import paths
-from grader.runner import protocol
+from grader.sandbox import protocol
 
 #: Seconds one callback may take (CPU and wall-clock: the worker runs one thread).
 CALLBACK_SECONDS = 2.0

@@ -9,8 +9,8 @@ import torch
 
 from grader.checks import compare
 from grader.checks.context import Context
-from grader.runner.protocol import Handle
-from grader.runner.session import StudentError
+from grader.sandbox.protocol import Handle
+from grader.sandbox.session import StudentError
 
 
 def seed_of(name: str) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from grader.runner.protocol import Handle
+from grader.sandbox.protocol import Handle
 
 
 class CheckFailure(AssertionError):

@@ -10,7 +10,7 @@ import torch
 
 from grader.checks.reference import ReferenceLib, ReferenceStore
 from grader.checks.registry import Check
-from grader.runner.session import Session
+from grader.sandbox.session import Session
 
 #: Seed of every randomized check in normal grading; the honesty tests vary it.
 DEFAULT_SEED = 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 from grader import paths
 
@@ -18,7 +17,7 @@ INCLUDED = ("assignments", "course_lib", "grader", "docs", "README.md", "environ
 #: Student scripts (setup only: the demo and the test suite need instructor material).
 SCRIPTS = ("setup.sh",)
 #: Paths under the repository that never leave it.
-EXCLUDED = ("grader/checks/hidden", "grader/reference/hidden", "grader/demo.py")
+EXCLUDED = ("grader/checks/hidden", "grader/reference/hidden", "grader/demo.py", "grader/cli/demo.py")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 
 
@@ -43,12 +42,3 @@ def build(out: Path) -> Path:
         else:
             target.unlink(missing_ok=True)
     return out
-
-
-def main(args: Any) -> int:
-    if not args.student:
-        print("only the student bundle exists: pass --student")
-        return 2
-    out = build(Path(args.out))
-    print(f"wrote the student bundle to {out}")
-    return 0

@@ -338,19 +338,24 @@ class FullyConnectedNet(_Checkpointable):
             cache, dropout_cache = caches[i - 1]
             if self.use_dropout:
                 dout = Dropout.backward(dout, dropout_cache)
-            if self.normalization is not None:
+            if i == 1:
+                # Nothing needs the gradient with respect to X: skip the largest product of the
+                # backward pass and compute only the first layer's parameter gradients.
+                if self.normalization is None:
+                    (x, w, _), relu_cache = cache
+                    da = ReLU.backward(dout, relu_cache)
+                else:
+                    _, (x, w, _), norm_cache, relu_cache = cache
+                    norm = BatchNorm.backward_alt if self.normalization == "batchnorm" else LayerNorm.backward
+                    da, grads["gamma1"], grads["beta1"] = norm(ReLU.backward(dout, relu_cache), norm_cache)
+                grads["W1"] = x.reshape(x.shape[0], w.shape[0]).T @ da
+                grads["b1"] = da.sum(dim=0)
+            elif self.normalization is not None:
                 dout, grads[f"W{i}"], grads[f"b{i}"], grads[f"gamma{i}"], grads[f"beta{i}"] = (
                     Linear_Norm_ReLU.backward(dout, cache)
                 )
-            elif i > 1:
-                dout, grads[f"W{i}"], grads[f"b{i}"] = Linear_ReLU.backward(dout, cache)
             else:
-                # Nothing needs the gradient with respect to X: skip the largest product of the
-                # backward pass and compute only the first layer's parameter gradients.
-                (x, w, _), relu_cache = cache
-                da = ReLU.backward(dout, relu_cache)
-                grads["W1"] = x.reshape(x.shape[0], w.shape[0]).T @ da
-                grads["b1"] = da.sum(dim=0)
+                dout, grads[f"W{i}"], grads[f"b{i}"] = Linear_ReLU.backward(dout, cache)
         if self.reg:
             for i, W in enumerate(weights, start=1):
                 grads[f"W{i}"] = grads[f"W{i}"] + self.reg * W

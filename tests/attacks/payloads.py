@@ -185,7 +185,7 @@ def import_grader(args):
         "grader.checks.compare",
         "grader.checks.registry",
         "grader.checks.reference",
-        "grader.runner.session",
+        "grader.sandbox.session",
         "solutions",
         "compare",
         "registry",

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import paths
+from grader.checks.engine import CheckRunner, assemble_lib, submission_lib
 from grader.checks.reference import ReferenceLib, ReferenceStore
-from grader.checks.runner import CheckRunner, assemble_lib, submission_lib
 from grader.checks.tasks import TASKS
 from grader.release.stubs import find_regions
-from grader.runner.launch import SandboxPolicy
+from grader.sandbox.launch import SandboxPolicy
 
 
 def replace_once(source: str, old: str, new: str, what: str) -> str:

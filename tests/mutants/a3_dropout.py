@@ -35,7 +35,7 @@ _FORWARD_LOOP = _HIDDEN_LAYER + _HIDDEN_DROPOUT
 _BACKWARD_LOOP = (
     "            if self.use_dropout:\n"
     "                dout = Dropout.backward(dout, dropout_cache)\n"
-    "            if self.normalization is not None:\n"
+    "            if i == 1:\n"
 )
 _LOOPS_START = _FORWARD_LOOP + "            caches.append((cache, dropout_cache))\n"
 

@@ -377,6 +377,30 @@ MODELS = [
             "return loss, grads",
         ),
     ),
+    # ------------------------------------------------- configuration tasks: other good choices
+    rewrite(
+        "three_layer_params_other_pair",
+        "fc_net",
+        "another (weight_scale, learning_rate) that overfits, returned as a literal tuple",
+        ("get_three_layer_network_params", "return 0.2, 0.5"),
+    ),
+    rewrite(
+        "five_layer_params_other_pair",
+        "fc_net",
+        "another (weight_scale, learning_rate) for the deeper net",
+        ("get_five_layer_network_params", "return 0.25, 0.1"),
+    ),
+    rewrite(
+        "solver_instance_wider_smaller_batches",
+        "fc_net",
+        "a wider hidden layer, smaller batches, a smaller step and keyword-free model arguments",
+        (
+            "create_solver_instance",
+            'model = TwoLayerNet(data_dict["X_train"][0].numel(), 200, 10, 2e-2, 0.0, dtype=dtype, device=device)\n'
+            'return Solver(model, data_dict, update_rule="sgd", optim_config={"learning_rate": 0.2},\n'
+            "              num_epochs=15, batch_size=50, device=device, verbose=False)",
+        ),
+    ),
 ]
 
 VARIANTS = LAYERS + MODELS

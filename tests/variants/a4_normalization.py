@@ -440,6 +440,17 @@ _CACHE_LAYOUTS = [
             "return dx, (dout * x_hat).sum(0), dout.sum(0)",
         ),
     ),
+    rewrite(
+        "capstone_layernorm_config",
+        "fc_net",
+        "another good configuration: layernorm, two equal layers, L2 instead of dropout, rmsprop",
+        (
+            "get_capstone_config",
+            'config = dict(hidden_dims=[160, 160], normalization="layernorm", reg=1e-4, weight_scale=0.1)\n'
+            'config.update(update_rule="rmsprop", learning_rate=1e-3, lr_decay=0.9, batch_size=100, num_epochs=20)\n'
+            "return config",
+        ),
+    ),
 ]
 
 VARIANTS = (

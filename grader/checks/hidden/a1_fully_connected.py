@@ -43,8 +43,8 @@ from grader.checks.public.a1_fully_connected import (
     _with_zeros,
 )
 from grader.checks.registry import check
-from grader.runner.protocol import Handle
-from grader.runner.session import StudentError
+from grader.sandbox.protocol import Handle
+from grader.sandbox.session import StudentError
 
 # --------------------------------------------------------------------------------------------
 # Layers

@@ -24,8 +24,8 @@ from grader.checks import compare
 from grader.checks.compare import CheckFailure
 from grader.checks.context import Context
 from grader.checks.registry import check
-from grader.runner.protocol import Handle
-from grader.runner.session import StudentError
+from grader.sandbox.protocol import Handle
+from grader.sandbox.session import StudentError
 
 Tensor = torch.Tensor
 

@@ -21,7 +21,7 @@ from grader.checks.common import compare_unchanged, seed_of, student_net
 from grader.checks.context import Context
 from grader.checks.public.a1_fully_connected import _diagnose, _model_loss_hints
 from grader.checks.registry import check
-from grader.runner.session import StudentError
+from grader.sandbox.session import StudentError
 
 # float64: out = x * keep / (1 - p) computed in another order differs by an ulp or two.
 F64 = dict(atol=1e-10, rtol=1e-8)

@@ -23,8 +23,8 @@ from grader.checks import compare
 from grader.checks.common import seed_of
 from grader.checks.context import Context
 from grader.checks.registry import check
-from grader.runner.protocol import Handle
-from grader.runner.session import StudentError
+from grader.sandbox.protocol import Handle
+from grader.sandbox.session import StudentError
 
 # float64: normalization is a handful of reductions and elementwise operations; another order of
 # the same operations differs by a few ulps (eps 2.2e-16) amplified by 1 / sqrt(var + eps) <= ~10.
@@ -287,7 +287,7 @@ def call_on_cache(ctx: Context, target: str, dout: Any, cache: Any, case: str, d
     except StudentError as error:
         if not documented or error.type_name == "NotImplementedError":
             raise
-        from grader.checks.runner import explain  # the runner imports the checks: import at call time
+        from grader.checks.engine import explain  # the runner imports the checks: import at call time
 
         raise compare.CheckFailure(f"{target} ({case}): with that cache {explain(error)}.") from None
 

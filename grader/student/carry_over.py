@@ -1,4 +1,4 @@
-"""``python -m grader carry-over FROM TO``: bring your own work from an earlier assignment into a later one.
+"""Bring a student's own work from an earlier assignment into a later one (``grader carry-over``).
 
 Every assignment folder starts with the released stubs in ``course_lib/``; later assignments need
 earlier work (a2 trains assignment 1's network, a3 uses a2's ``adam``, a4 all of them). This copies
@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
-from typing import Any
 
 from grader import paths
 from grader.release.stubs import BEGIN
-from grader.workspace import Workspace, from_argument
+from grader.student.workspace import Workspace
 
 
 @dataclass
@@ -82,24 +81,3 @@ def report(source: Workspace, target: Workspace, outcome: Outcome) -> str:
     if not outcome.copied:
         lines.append("nothing copied")
     return "\n".join(lines)
-
-
-def main(args: Any) -> int:
-    try:
-        source, target = from_argument(args.source), from_argument(args.target)
-    except ValueError as error:
-        print(error)
-        return 2
-    if source.task_dir.resolve() == target.task_dir.resolve():
-        print(f"{args.source} and {args.target} share {source.task_dir}: nothing to carry over")
-        return 2
-    for workspace in (source, target):
-        if not workspace.task_dir.is_dir():
-            print(f"no course_lib/ found for {workspace.assignment} (looked in {workspace.task_dir})")
-            return 2
-    if source.task_dir.resolve().is_relative_to(paths.SOLUTIONS.resolve()):
-        print("carry-over copies your own work, not the reference solutions")
-        return 2
-    outcome = carry_over(source, target, force=args.force)
-    print(report(source, target, outcome))
-    return 1 if outcome.refused or outcome.problems else 0

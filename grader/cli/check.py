@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from grader import paths, workspace
+from grader import paths
 from grader.checks import registry
 from grader.checks.context import DEFAULT_SEED
+from grader.checks.engine import CheckResult, CheckRunner, submission_lib
 from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
-from grader.checks.runner import CheckResult, CheckRunner, submission_lib
-from grader.runner.launch import SandboxPolicy
+from grader.sandbox.launch import SandboxPolicy
+from grader.student.workspace import locate
 
 _WIDTH = 112
 
@@ -99,7 +100,7 @@ def _submission(argument: str | None, assignments: Sequence[str]) -> Path:
     if argument is not None:
         return Path(argument)
     if len(assignments) == 1 and assignments[0] in paths.ASSIGNMENT_NAMES:
-        return workspace.locate(assignments[0]).task_dir
+        return locate(assignments[0]).task_dir
     return Path(".")
 
 

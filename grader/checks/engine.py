@@ -27,8 +27,8 @@ from grader.checks.compare import CheckFailure
 from grader.checks.context import DEFAULT_SEED, Context
 from grader.checks.reference import ReferenceLib, ReferenceStore
 from grader.checks.registry import Check
-from grader.runner.launch import SandboxPolicy
-from grader.runner.session import ChildDied, Sandbox, Session, StudentError
+from grader.sandbox.launch import SandboxPolicy
+from grader.sandbox.session import ChildDied, Sandbox, Session, StudentError
 
 _STUDENT_FRAME = re.compile(r'File "[^"]*/(course_lib/\w+\.py)", line (\d+)')
 #: Longest message kept per check (messages quote student exceptions and values).

@@ -1,7 +1,7 @@
 """How the child process is started: inside bubblewrap, or (loudly weaker) without it.
 
 Inside the sandbox the child sees, read-only, only the Python runtime, the shared libraries,
-``grader/runner`` (this protocol code, no checks, no references) and the submission's
+``grader/sandbox`` (this protocol code, no checks, no references) and the submission's
 ``course_lib``; a private, size-limited ``/tmp`` is its only writable place. It has no network, its own PID,
 IPC and UTS namespaces, no capabilities once it has switched to an unprivileged uid, and
 rlimits on CPU time, address space, processes, file size and open files.
@@ -51,7 +51,7 @@ class SandboxPolicy:
     require: bool = False
     limits: Limits = field(default_factory=Limits)
     #: Grade submissions in turn in one long-lived sandbox per grading process, each under its
-    #: own uid (:mod:`grader.runner.host`; root only), instead of one new sandbox each.
+    #: own uid (:mod:`grader.sandbox.host`; root only), instead of one new sandbox each.
     warm: bool = True
 
 

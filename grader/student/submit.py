@@ -1,7 +1,7 @@
 """``python -m grader submit ASSIGNMENT``: the student's upload, validated before it is written.
 
 Run in the assignment's folder, in the folder holding it, or at the root of the repository or
-student bundle (:func:`grader.workspace.locate`). The zip mirrors the assignment folder
+student bundle (:func:`grader.student.workspace.locate`). The zip mirrors the assignment folder
 (``course_lib/<task>.py``, ``<notebook>.ipynb``) and carries ``manifest.json`` with the
 assignment, a timestamp and each file's SHA-256.
 """
@@ -19,7 +19,7 @@ import nbformat
 
 from grader import paths
 from grader.autograde.intake import MANIFEST, MAX_FILE_BYTES, MAX_TOTAL_BYTES
-from grader.workspace import locate
+from grader.student.workspace import locate
 
 
 def submission_files(assignment: str, base: Path | None = None) -> dict[str, Path]:
@@ -73,7 +73,7 @@ _UNSAVED_SLACK_SECONDS = 5.0
 
 def failing_tasks(assignment: str, base: Path | None = None) -> list[str]:
     """'<task>: <first failing public check's message>' for each task whose public checks fail."""
-    from grader.checks.run import grade
+    from grader.cli.check import grade
 
     failed: dict[str, str] = {}
     for result in grade(locate(assignment, base).task_dir, [assignment]):
@@ -167,23 +167,3 @@ def build(assignment: str, out: Path, base: Path | None = None) -> Path:
             bundle.write(path, name)
         bundle.writestr(MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return out
-
-
-def main(args: Any) -> int:
-    problems = validate(args.assignment)
-    if problems:
-        print("cannot submit yet:")
-        for problem in problems:
-            print(f"  - {problem}")
-        return 1
-    notes = warnings(args.assignment)
-    out = Path(args.out or f"{args.assignment}-submission.zip")
-    build(args.assignment, out)
-    print(f"wrote {out} — upload this file; it contains:")
-    for name, path in submission_files(args.assignment).items():
-        print(f"  {name}  (from {path})")
-    if notes:
-        print(f"\nwarning: {len(notes)} thing(s) you may want to fix first (then run submit again):")
-        for note in notes:
-            print(f"  - {note}")
-    return 1 if notes and args.strict else 0

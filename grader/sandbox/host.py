@@ -13,7 +13,7 @@ Every uid serves one tenant. Anything unexpected (no report, ``dirty``, a dead z
 whole sandbox; the next submission starts a fresh one.
 
 Only root can switch uids, so warm mode needs root; otherwise every submission gets its own
-sandbox (:class:`grader.runner.session.Sandbox` falls back by itself).
+sandbox (:class:`grader.sandbox.session.Sandbox` falls back by itself).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from grader.runner import launch
+from grader.sandbox import launch
 
 #: Inside the sandbox: where tenants' task files appear (see child.INBOX).
 SANDBOX_INBOX = "/sandbox/inbox"
@@ -112,7 +112,7 @@ class SandboxHost:
     # -- tenants ----------------------------------------------------------------------------
     def admit(self, lib_dir: Path) -> tuple[socket.socket, int]:
         """Start a tenant for the ``course_lib`` in ``lib_dir``; returns its control socket (the
-        zygote protocol of :mod:`grader.runner.session`) and uid. One tenant at a time: a
+        zygote protocol of :mod:`grader.sandbox.session`) and uid. One tenant at a time: a
         current one is dismissed first."""
         if self.tenant_uid is not None:
             self.dismiss(self.tenant_uid)

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from grader.runner import host, launch, protocol
-from grader.runner.protocol import Handle
-from grader.runner.redact import redact
+from grader.sandbox import host, launch, protocol
+from grader.sandbox.protocol import Handle
+from grader.sandbox.redact import redact
 
 #: Bytes of a session's stdout/stderr kept for feedback; the rest is counted and dropped.
 OUTPUT_KEPT = 32 * 1024

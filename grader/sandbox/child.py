@@ -10,7 +10,7 @@ one. In its own PID namespace (bubblewrap) it also kills whatever the session le
 
 Nothing in this process is trusted: the parent treats every byte it sends as the student's.
 
-Host mode (``child.py LIB_DIR CONTROL_FD LIMITS "" host``; see :mod:`grader.runner.host`): one
+Host mode (``child.py LIB_DIR CONTROL_FD LIMITS "" host``; see :mod:`grader.sandbox.host`): one
 long-lived sandbox serves many submissions in turn. The host zygote keeps only CAP_SETUID and
 CAP_SETGID and never runs student code. For each submission it forks a tenant that switches for
 good to that submission's own uid, confines itself, imports the task files from

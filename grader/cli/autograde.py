@@ -10,7 +10,7 @@ from grader import paths, untrusted
 from grader.autograde import gradebook, reports
 from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.roster import RosterError, RosterStudent, read_roster
-from grader.runner.launch import SandboxPolicy, bwrap_path
+from grader.sandbox.launch import SandboxPolicy, bwrap_path
 
 
 def expand(arguments: list[str]) -> list[Path]:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from grader import paths
 from grader.checks import registry
+from grader.checks.engine import CheckResult, CheckRunner, assemble_lib
 from grader.checks.reference import ReferenceStore, load_reference
-from grader.checks.runner import CheckResult, CheckRunner, assemble_lib
-from grader.runner.launch import SandboxPolicy
-from grader.workspace import assignment_of_folder
+from grader.sandbox.launch import SandboxPolicy
+from grader.student.workspace import assignment_of_folder
 
 
 class ChecksFailed(AssertionError):
@@ -101,7 +101,7 @@ def _runner() -> tuple[Path, CheckRunner]:
 
 
 def _assignment_of_notebook() -> str | None:
-    """The assignment whose folder the kernel runs in (any name: see :mod:`grader.workspace`)."""
+    """The assignment whose folder the kernel runs in (any name: see :mod:`grader.student.workspace`)."""
     return assignment_of_folder(Path.cwd())
 
 

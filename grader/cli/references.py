@@ -11,7 +11,7 @@ from typing import Any
 
 from grader import paths
 from grader.checks.reference import ReferenceStore, load_reference
-from grader.checks.run import grade
+from grader.cli.check import grade
 
 
 def main(args: Any) -> int:
