@@ -19,6 +19,59 @@ class CheckFailure(AssertionError):
     """A check found the student's output wrong; the message is shown to the student."""
 
 
+# Tolerances of every check (``|actual - expected| <= atol + rtol * |expected|``). Each bound only
+# absorbs rounding: any formula error the checks look for is orders of magnitude larger.
+
+#: float64 against an exact reference or oracle: another order of the same operations differs by a
+#: few ulps (eps 2.2e-16), amplified at most ~10x (e.g. by 1 / sqrt(var + eps)).
+F64: dict[str, float] = {"atol": 1e-10, "rtol": 1e-8}
+#: float32 results of products and reductions (layers, networks, normalization): a student may sum
+#: in another order; float32 rounding (eps 1.2e-7) over a few dozen terms stays well below this.
+F32: dict[str, float] = {"atol": 1e-5, "rtol": 1e-4}
+#: float32 results of fewer than ten elementwise roundings (update rules, dropout), of order 1: wrong
+#: formulas and dtypes are >= 1e-3 relative.
+F32_ELEMENTWISE: dict[str, float] = {"atol": 1e-6, "rtol": 1e-5}
+#: float32 seeded weights ``torch.randn(...) * weight_scale``, whatever the order of the two factors.
+F32_SEEDED: dict[str, float] = {"atol": 1e-7, "rtol": 1e-6}
+#: float64 values one or two roundings away from the expected ones (a product with a mask).
+F64_ROUNDING: dict[str, float] = {"atol": 1e-12, "rtol": 1e-12}
+#: Values that must come back bit for bit (inputs returned unchanged, zero biases, state left alone).
+EXACT: dict[str, float] = {"atol": 0.0, "rtol": 0.0}
+#: Relative error of a value after a few roundings in its own dtype (a kept unit x / (1 - p)).
+ROUNDING_RTOL: dict[torch.dtype, float] = {torch.float64: 1e-12, torch.float32: 1e-6}
+#: How close a wrong answer must come to a known-wrong variant for its hint to be chosen: only
+#: chooses a hint, so looser than the checks themselves (float32: rounding).
+HINT_MATCH: dict[torch.dtype, dict[str, float]] = {
+    torch.float64: {"atol": 1e-9, "rtol": 1e-6},
+    torch.float32: {"atol": 1e-6, "rtol": 1e-4},
+}
+
+
+def tolerance(dtype: torch.dtype) -> dict[str, float]:
+    """F64 for float64 results, else F32 (products and reductions in single precision)."""
+    return F64 if dtype == torch.float64 else F32
+
+
+def case(**values: Any) -> str:
+    """How an input case is named in messages, e.g. ``x of shape (4, 2, 3) float32, p=0.5, mode='train'``.
+
+    Tensors by shape (and dtype unless float64 or int64), strings by repr, floats in ``g`` format,
+    anything else as ``str`` gives it (ints, lists, None).
+    """
+    parts = []
+    for name, value in values.items():
+        if isinstance(value, torch.Tensor):
+            kind = "" if value.dtype in (torch.float64, torch.int64) else f" {str(value.dtype)[6:]}"
+            parts.append(f"{name} of shape {tuple(value.shape)}{kind}")
+        elif isinstance(value, str):
+            parts.append(f"{name}={value!r}")
+        elif isinstance(value, float):
+            parts.append(f"{name}={value:g}")
+        else:
+            parts.append(f"{name}={value}")
+    return ", ".join(parts)
+
+
 def dtype_kind(dtype: torch.dtype) -> str:
     if dtype == torch.bool:
         return "bool"

@@ -9,7 +9,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from grader import paths
 from grader.checks.tasks import TASKS, Task
@@ -30,6 +30,8 @@ class Check:
     run: Callable[[Context], None]
     timeout: float
     randomized: bool
+    #: the check module that defines it: grader.checks.<visibility>.<assignment>
+    module: str
 
     @property
     def reference_file(self) -> str:
@@ -40,29 +42,44 @@ _REGISTRY: dict[str, Check] = {}
 
 
 def check(
-    task: str, points: float, *, timeout: float = 10.0, randomized: bool = False
+    task: str,
+    points: float,
+    *,
+    timeout: float = 10.0,
+    randomized: bool = False,
+    name: str | None = None,
+    module: str | None = None,
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register the decorated function as a check of ``task`` worth ``points``.
 
     ``timeout``: seconds allowed per call into the student's code. ``randomized``: the check draws
-    its inputs from ``ctx.generator()`` (the honesty tests run it under many seeds).
+    its inputs from ``ctx.generator()`` (the honesty tests run it under many seeds). ``name`` and
+    ``module`` default to the function's own; a check module that registers a family of checks in
+    a loop (one per update rule) passes them: the check's name and its own ``__name__``.
     """
     if task not in TASKS:
         raise KeyError(f"unknown task {task!r}")
 
     def register(function: Callable[..., None]) -> Callable[..., None]:
-        package, _, assignment = function.__module__.rpartition(".")
+        where = module or function.__module__
+        package, _, assignment = where.rpartition(".")
         visibility = package.rpartition(".")[2]
         if visibility not in VISIBILITIES or assignment not in paths.ASSIGNMENT_NAMES:
-            raise ValueError(
-                f"checks live in grader/checks/<public|hidden>/<assignment>.py, not {function.__module__}"
-            )
-        name = function.__name__
-        previous = _REGISTRY.get(name)
-        if previous is not None and previous.run.__module__ != function.__module__:
-            raise ValueError(f"check name {name!r} is defined twice")
-        _REGISTRY[name] = Check(
-            name, assignment, TASKS[task], float(points), visibility, function, timeout, randomized
+            raise ValueError(f"checks live in grader/checks/<public|hidden>/<assignment>.py, not {where}")
+        check_name = name or function.__name__
+        previous = _REGISTRY.get(check_name)
+        if previous is not None and previous.module != where:
+            raise ValueError(f"check name {check_name!r} is defined twice")
+        _REGISTRY[check_name] = Check(
+            check_name,
+            assignment,
+            TASKS[task],
+            float(points),
+            visibility,
+            function,
+            timeout,
+            randomized,
+            where,
         )
         return function
 
@@ -115,13 +132,3 @@ def task_points(checks: Iterable[Check]) -> dict[tuple[str, str], float]:
         key = (item.assignment, item.task.name)
         totals[key] = totals.get(key, 0.0) + item.points
     return totals
-
-
-def describe(item: Check) -> dict[str, Any]:
-    return {
-        "check": item.name,
-        "assignment": item.assignment,
-        "task": item.task.name,
-        "max_points": item.points,
-        "visibility": item.visibility,
-    }

@@ -1,6 +1,6 @@
 """Hidden checks of assignment 2 (optimizers): other shapes, given state, edge cases.
 
-Reuses the helpers of the public module; every rule gets ``<rule>_resumes_state`` and
+Uses the helpers of ``grader/checks/support/optim.py``; every rule gets ``<rule>_resumes_state`` and
 ``<rule>_long_trajectory``, the adaptive rules ``<rule>_epsilon_outside_sqrt``.
 """
 
@@ -11,22 +11,20 @@ from typing import Any
 import torch
 
 from grader.checks import compare
-from grader.checks.common import seed_of
 from grader.checks.context import Context
-from grader.checks.public.a2_optimizers import (
-    F64,
+from grader.checks.registry import check
+from grader.checks.support.inputs import seed_of
+from grader.checks.support.optim import (
     RULES,
     Rule,
     compare_hyperparameters,
     compare_step,
-    describe_case,
     expected_trajectory,
     problem,
     register_rule_check,
     run_trajectory,
     student_step,
 )
-from grader.checks.registry import check
 
 # Hyperparameters of the long trajectories (different from the public ones).
 _LONG = {
@@ -79,7 +77,7 @@ def _long_trajectory(ctx: Context, rule: Rule) -> None:
     grads = [dw * scales * (torch.rand(shape, generator=g, dtype=torch.float64) > 0.2) for dw in grads]
     config = dict(_LONG[rule.name])
     expected = expected_trajectory(ctx, rule, w, grads, config)
-    case = describe_case(shape, config) + ", gradient scales 1e-3..1e2 with zero entries"
+    case = compare.case(w=w, **config) + ", gradient scales 1e-3..1e2 with zero entries"
     run_trajectory(ctx, rule, w, grads, config, expected, case)
 
 
@@ -155,7 +153,7 @@ def nesterov_momentum_first_step_lookahead(ctx: Context) -> None:
         w - (1 + momentum) * lr * dw,
         f"next_w ({where})",
         dtype=torch.float64,
-        **F64,
+        **compare.F64,
         hint="the look-ahead adds momentum * v to the plain step -learning_rate * dw, so the first step "
         "is (1 + momentum) * learning_rate * dw; w + v alone is plain momentum.",
     )

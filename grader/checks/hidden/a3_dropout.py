@@ -5,25 +5,25 @@ from __future__ import annotations
 import torch
 
 from grader.checks import compare
-from grader.checks.common import compare_unchanged, seed_of, student_net
 from grader.checks.context import Context
-from grader.checks.public.a3_dropout import (
-    F32,
+from grader.checks.registry import check
+from grader.checks.support import models
+from grader.checks.support.calls import call_backward, compare_unchanged, with_note
+from grader.checks.support.dropout import (
+    BACKWARD_HINT,
     NET_HINT,
-    backward_pair,
-    case_name,
+    backward_case,
     check_pair,
-    compare_dx,
     dropout_forward,
     forward_for_backward,
     identity_output,
-    net_problem,
+    net_case,
+    net_settings,
     nonzero_input,
-    reference_net,
     run_net_train,
     train_forward,
 )
-from grader.checks.registry import check
+from grader.checks.support.inputs import layered_net_params, seed_of
 
 
 @check(task="Dropout.forward", points=1)
@@ -32,7 +32,7 @@ def dropout_forward_global_rng_untouched(ctx: Context) -> None:
     shape, seed = (6, 10), 1234
     x = nonzero_input(shape, seed_of("dropout_forward_global_rng_untouched"))
     param = {"p": 0.5, "mode": "train", "seed": seed}
-    case = case_name(shape, param)
+    case = compare.case(x=x, **param)
     for _ in range(2):
         train_forward(ctx, x, param, case)
     # The runner seeds the global RNG with ctx.seed before every check; nothing else draws from it.
@@ -69,7 +69,7 @@ def dropout_forward_seed_reproducible(ctx: Context) -> None:
         ("no seed, first call", {"p": 0.4, "mode": "train"}),
         ("no seed, second call", {"p": 0.4, "mode": "train"}),
     ):
-        masks[label] = train_forward(ctx, x, param, f"{label}; {case_name(shape, param)}")
+        masks[label] = train_forward(ctx, x, param, f"{label}; {compare.case(x=x, **param)}")
     # 300 units: two independent masks agree with probability (0.4**2 + 0.6**2) ** 300 ~ 1e-55
     compare.that(
         torch.equal(masks["seed 21, first call"], masks["seed 21, second call"]),
@@ -96,9 +96,9 @@ def dropout_forward_float32(ctx: Context) -> None:
     """float32 4-D input, p = 0.6 with and without a seed: float32 out, each unit 0 or x / (1 - p)."""
     x = nonzero_input((2, 3, 4, 5), seed_of("dropout_forward_float32"), torch.float32)
     for param in ({"p": 0.6, "mode": "train", "seed": 11}, {"p": 0.6, "mode": "train"}):
-        train_forward(ctx, x, param, case_name(x.shape, param, torch.float32))
+        train_forward(ctx, x, param, compare.case(x=x, **param))
     test = {"p": 0.6, "mode": "test"}
-    case = case_name(x.shape, test, torch.float32)
+    case = compare.case(x=x, **test)
     identity_output(dropout_forward(ctx, x, test, case)[0], x, case)
 
 
@@ -107,7 +107,7 @@ def dropout_backward_float32(ctx: Context) -> None:
     """float32 4-D input with p = 0.25: dx = dout * (the forward's mask), float32."""
     x = nonzero_input((2, 2, 3, 4), seed_of("dropout_backward_float32/x"), torch.float32)
     dout = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed_of("dropout_backward_float32")))
-    check_pair(ctx, x, {"p": 0.25, "mode": "train", "seed": 8}, dout, F32)
+    check_pair(ctx, x, {"p": 0.25, "mode": "train", "seed": 8}, dout, compare.F32_ELEMENTWISE)
 
 
 @check(task="Dropout.backward", points=1)
@@ -117,13 +117,15 @@ def dropout_backward_dout_unchanged(ctx: Context) -> None:
     dout = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed_of("dropout_backward_dout_unchanged")),
                        dtype=torch.float64)  # fmt: skip
     for param in ({"p": 0.5, "mode": "train", "seed": 6}, {"p": 0.5, "mode": "test"}):
-        case = case_name(x.shape, param) + "; forward then backward"
-        pair = forward_for_backward(ctx, x, param, case)
+        cache, factor = forward_for_backward(ctx, x, param, backward_case(x, param))
+        case = with_note(backward_case(x, param), cache)
         handle = ctx.student.keep(dout)
-        dx = backward_pair(ctx, handle, pair)
+        dx = call_backward(ctx, "Dropout.backward", handle, cache, case)
         compare_unchanged(ctx, handle, dout, f"dout after Dropout.backward ({case})",
                           "dout must not be modified in place: compute a new tensor for dx.")  # fmt: skip
-        compare_dx(dx, dout * pair.factor, pair, case, dict(atol=1e-12, rtol=1e-12))
+        compare.tensor(
+            dx, dout * factor, f"dx ({case})", dtype=dout.dtype, **compare.F64_ROUNDING, hint=BACKWARD_HINT
+        )
 
 
 @check(task="FullyConnectedNet.loss", points=1)
@@ -135,26 +137,26 @@ def dropout_net_deep_images(ctx: Context) -> None:
 @check(task="FullyConnectedNet.loss", points=1)
 def dropout_net_single_hidden_layer(ctx: Context) -> None:
     """One hidden layer, dropout 0.75: train, then test (no dropout), then train again (same masks)."""
-    hidden, p, seed = [8], 0.75, 4
-    params, X, y = net_problem(hidden, (3, 5), 4, seed_of("dropout_net_single_hidden_layer"))
-    model = student_net(ctx, hidden, 5, 4, p, seed, 0.0, params)
+    settings = net_settings([8], 5, 4, 0.75, 4, 0.0)
+    params, X, y = layered_net_params([8], (3, 5), 4, seed_of("dropout_net_single_hidden_layer"))
+    model = models.student_model(ctx, "FullyConnectedNet", settings, params)
 
     def reference(ref, labels):
-        return reference_net(ref, hidden, 5, 4, p, seed, 0.0, params).loss(X, labels)
+        return models.reference_model(ref, "FullyConnectedNet", settings, params).loss(X, labels)
 
     want_train = ctx.expected("train", lambda ref: reference(ref, y)[0])
     want_scores = ctx.expected("scores", lambda ref: reference(ref, None))
-    base = "hidden_dims=[8], X of shape (3, 5), dropout=0.75, seed=4"
+    base = net_case(settings, X)
     for label in ("first train call", "test call", "second train call"):
         case = f"{base}; {label}"
         if label == "test call":
             scores = ctx.student.call_method(model, "loss", X)
-            compare.tensor(scores, want_scores, f"scores ({case})", dtype=torch.float64, atol=1e-10, rtol=1e-8,
+            compare.tensor(scores, want_scores, f"scores ({case})", dtype=torch.float64, **compare.F64,
                            hint="with y=None dropout is off: pass self.dropout_param, whose mode loss sets.")  # fmt: skip
             continue
         result = ctx.student.call_method(model, "loss", X, y)
         compare.structure(
             result, tuple, 2, f"value returned by loss(X, y) ({case})", hint="return loss, grads."
         )
-        compare.tensor(result[0], want_train, f"loss ({case})", dtype=torch.float64, atol=1e-10, rtol=1e-8,
+        compare.tensor(result[0], want_train, f"loss ({case})", dtype=torch.float64, **compare.F64,
                        hint=NET_HINT)  # fmt: skip

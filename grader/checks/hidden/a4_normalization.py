@@ -3,37 +3,19 @@ batch size 1 for layernorm, test-mode sandwiches, dropout composed with batchnor
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 import torch
 
 from grader.checks import compare
-from grader.checks.common import compare_unchanged, seed_of
 from grader.checks.context import Context
-from grader.checks.public.a4_normalization import (
-    GRAD_HINT,
-    affine,
-    backward_pair,
-    case_name,
-    compare_forward,
-    dout_like,
-    feature_batch,
-    net_settings,
-    norm_cache,
-    norm_forward,
-    reference_forward,
-    run_backward,
-    run_forward,
-    run_init,
-    run_net_test,
-    run_net_train,
-    run_sandwich_backward,
-    run_sandwich_forward,
-    running_stats,
-    student_config,
-)
 from grader.checks.registry import check
+from grader.checks.support import normalization as norm
+from grader.checks.support.calls import compare_unchanged
+from grader.checks.support.capstone import student_config
+from grader.checks.support.inputs import affine, seed_of
 
 
 # -- BatchNorm.forward --------------------------------------------------------------------------------
@@ -41,9 +23,9 @@ from grader.checks.registry import check
 def batchnorm_forward_float32(ctx: Context) -> None:
     """float32 x (32, 12), train mode with given running statistics: float32 out and statistics."""
     seed = seed_of("batchnorm_forward_float32")
-    x, (gamma, beta) = feature_batch(32, 12, seed, torch.float32), affine(12, seed + 1, torch.float32)
-    param = {"mode": "train", "momentum": 0.95, **running_stats(12, seed + 2, torch.float32)}
-    run_forward(ctx, "batchnorm", x, gamma, beta, param)
+    x, (gamma, beta) = norm.feature_batch(32, 12, seed, torch.float32), affine(12, seed + 1, torch.float32)
+    param = {"mode": "train", "momentum": 0.95, **norm.running_stats(12, seed + 2, torch.float32)}
+    norm.run_forward(ctx, "batchnorm", x, gamma, beta, param)
 
 
 @check(task="BatchNorm.forward", points=1)
@@ -52,20 +34,20 @@ def batchnorm_forward_sequence(ctx: Context) -> None:
     statistics accumulate (momentum 0.6) and the test call uses them."""
     seed = seed_of("batchnorm_forward_sequence")
     gamma, beta = affine(3, seed)
-    xs = [feature_batch(n, 3, seed + n) for n in (4, 7, 5, 6)]
+    xs = [norm.feature_batch(n, 3, seed + n) for n in (4, 7, 5, 6)]
     param = {"momentum": 0.6, "eps": 1e-5}
     reference_param = dict(param)
     for step, x in enumerate(xs):
         mode = "train" if step < 3 else "test"
         param["mode"] = reference_param["mode"] = mode
-        case = f"call {step + 1} ({mode}) with the same bn_param, {case_name(x, {'momentum': 0.6})}"
-        out, _, param = norm_forward(ctx, "batchnorm", x, gamma, beta, param, case)
+        case = f"call {step + 1} ({mode}) with the same bn_param, {norm.param_case(x, {'momentum': 0.6})}"
+        out, _, param = norm.norm_forward(ctx, "batchnorm", x, gamma, beta, param, case)
         state = dict(reference_param)
         expected = ctx.expected(
             f"step{step}",
-            lambda ref, x=x, state=state: reference_forward(ref, "batchnorm", x, gamma, beta, state),
+            lambda ref, x=x, state=state: norm.reference_forward(ref, "batchnorm", x, gamma, beta, state),
         )
-        compare_forward("batchnorm", out, param, expected, x, case)
+        norm.compare_forward("batchnorm", out, param, expected, x, case)
         reference_param.update(running_mean=expected["running_mean"], running_var=expected["running_var"])
 
 
@@ -73,61 +55,35 @@ def batchnorm_forward_sequence(ctx: Context) -> None:
 def batchnorm_forward_x_unchanged(ctx: Context) -> None:
     """x is not modified in place (train mode)."""
     seed = seed_of("batchnorm_forward_x_unchanged")
-    x, (gamma, beta) = feature_batch(6, 4, seed), affine(4, seed + 1)
+    x, (gamma, beta) = norm.feature_batch(6, 4, seed), affine(4, seed + 1)
     param = {"mode": "train"}
     handle = ctx.student.keep(x)
-    case = case_name(x, param)
-    out, _, after = norm_forward(ctx, "batchnorm", handle, gamma, beta, param, case)
+    case = norm.param_case(x, param)
+    out, _, after = norm.norm_forward(ctx, "batchnorm", handle, gamma, beta, param, case)
     compare_unchanged(ctx, handle, x, f"x after the call ({case})",
                       "x must not be modified in place: compute x - mu into a new tensor (not x -= mu).")  # fmt: skip
-    expected = ctx.expected("forward", lambda ref: reference_forward(ref, "batchnorm", x, gamma, beta, param))
-    compare_forward("batchnorm", out, after, expected, x, case)
-
-
-# -- backward passes ----------------------------------------------------------------------------------
-@check(task="BatchNorm.backward", points=1)
-def batchnorm_backward_float32(ctx: Context) -> None:
-    """float32, N=50, D=20: dx, dgamma, dbeta in float32."""
-    run_backward(ctx, "batchnorm", "BatchNorm.backward", 50, 20, eps=1e-5, dtype=torch.float32)
-
-
-def run_dout_unchanged(ctx: Context, kind: str, target: str) -> None:
-    """dout is not modified in place; the gradients still equal the reference."""
-    seed = seed_of(ctx.check.name)
-    x, (gamma, beta) = feature_batch(5, 4, seed), affine(4, seed + 1)
-    cache, dout = norm_cache(kind, x, gamma, 1e-5), dout_like(x, seed + 2)
-    handle = ctx.student.keep(dout)
-    result, case = backward_pair(
-        ctx, kind, target, handle, (x, gamma, beta), 1e-5, "x of shape (5, 4), train mode"
+    expected = ctx.expected(
+        "forward", lambda ref: norm.reference_forward(ref, "batchnorm", x, gamma, beta, param)
     )
-    compare_unchanged(ctx, handle, dout, f"dout after the call ({case})",
-                      "dout must not be modified in place: compute gamma * dout into a new tensor.")  # fmt: skip
-    expected = ctx.expected("grads", lambda ref: list(ref.resolve(f"layers.{target}")(dout, cache)))
-    compare.structure(
-        result, tuple, 3, f"value returned by backward ({case})", hint="return dx, dgamma, dbeta."
-    )
-    for got, want, name in zip(result, expected, ("dx", "dgamma", "dbeta"), strict=True):
-        compare.tensor(
-            got, want, f"{name} ({case})", dtype=torch.float64, atol=1e-10, rtol=1e-8, hint=GRAD_HINT
-        )
+    norm.compare_forward("batchnorm", out, after, expected, x, case)
 
 
-@check(task="BatchNorm.backward", points=1)
-def batchnorm_backward_dout_unchanged(ctx: Context) -> None:
-    """dout is not modified in place."""
-    run_dout_unchanged(ctx, "batchnorm", "BatchNorm.backward")
+# -- backward passes: each in float32, and with dout kept to catch in-place edits -------------------
 
 
-@check(task="BatchNorm.backward_alt", points=1)
-def batchnorm_backward_alt_float32(ctx: Context) -> None:
-    """float32, N=40, D=25: the closed form in float32."""
-    run_backward(ctx, "batchnorm", "BatchNorm.backward_alt", 40, 25, eps=1e-5, dtype=torch.float32)
-
-
-@check(task="BatchNorm.backward_alt", points=1)
-def batchnorm_backward_alt_dout_unchanged(ctx: Context) -> None:
-    """dout is not modified in place."""
-    run_dout_unchanged(ctx, "batchnorm", "BatchNorm.backward_alt")
+for _target, _N, _D in (
+    ("BatchNorm.backward", 50, 20),
+    ("BatchNorm.backward_alt", 40, 25),
+    ("LayerNorm.backward", 12, 30),
+):
+    norm.register_backward_check(
+        __name__, _target, "float32", functools.partial(norm.run_backward, target=_target, N=_N, D=_D, dtype=torch.float32),
+        f"{_target}: float32, N={_N}, D={_D}: dx, dgamma, dbeta in float32.",
+    )  # fmt: skip
+    norm.register_backward_check(
+        __name__, _target, "dout_unchanged", functools.partial(norm.run_backward, target=_target, N=5, D=4, dout_unchanged=True),
+        f"{_target}: dout is not modified in place (x (5, 4)); the gradients still equal the reference.",
+    )  # fmt: skip
 
 
 # -- LayerNorm ---------------------------------------------------------------------------------------
@@ -135,81 +91,75 @@ def batchnorm_backward_alt_dout_unchanged(ctx: Context) -> None:
 def layernorm_forward_single_example(ctx: Context) -> None:
     """N = 1 works (no batch statistics): the row is normalised over its 9 features."""
     seed = seed_of("layernorm_forward_single_example")
-    x, (gamma, beta) = feature_batch(1, 9, seed), affine(9, seed + 1)
-    run_forward(ctx, "layernorm", x, gamma, beta, {"mode": "train"})
+    x, (gamma, beta) = norm.feature_batch(1, 9, seed), affine(9, seed + 1)
+    norm.run_forward(ctx, "layernorm", x, gamma, beta, {"mode": "train"})
 
 
 @check(task="LayerNorm.forward", points=1)
 def layernorm_forward_float32_x_unchanged(ctx: Context) -> None:
     """float32 x (16, 10): float32 out, x not modified in place."""
     seed = seed_of("layernorm_forward_float32_x_unchanged")
-    x, (gamma, beta) = feature_batch(16, 10, seed, torch.float32), affine(10, seed + 1, torch.float32)
+    x, (gamma, beta) = norm.feature_batch(16, 10, seed, torch.float32), affine(10, seed + 1, torch.float32)
     param = {"eps": 1e-5}
     handle = ctx.student.keep(x)
-    case = case_name(x, param)
-    out, _, after = norm_forward(ctx, "layernorm", handle, gamma, beta, param, case)
+    case = norm.param_case(x, param)
+    out, _, after = norm.norm_forward(ctx, "layernorm", handle, gamma, beta, param, case)
     compare_unchanged(ctx, handle, x, f"x after the call ({case})", "x must not be modified in place.")
-    expected = ctx.expected("forward", lambda ref: reference_forward(ref, "layernorm", x, gamma, beta, param))
-    compare_forward("layernorm", out, after, expected, x, case)
-
-
-@check(task="LayerNorm.backward", points=1)
-def layernorm_backward_float32(ctx: Context) -> None:
-    """float32, N=12, D=30: dx, dgamma, dbeta in float32."""
-    run_backward(ctx, "layernorm", "LayerNorm.backward", 12, 30, eps=1e-5, dtype=torch.float32)
-
-
-@check(task="LayerNorm.backward", points=1)
-def layernorm_backward_dout_unchanged(ctx: Context) -> None:
-    """dout is not modified in place."""
-    run_dout_unchanged(ctx, "layernorm", "LayerNorm.backward")
+    expected = ctx.expected(
+        "forward", lambda ref: norm.reference_forward(ref, "layernorm", x, gamma, beta, param)
+    )
+    norm.compare_forward("layernorm", out, after, expected, x, case)
 
 
 # -- Linear_Norm_ReLU -----------------------------------------------------------------------------------
 @check(task="Linear_Norm_ReLU.forward", points=1)
 def linear_norm_relu_forward_test_mode(ctx: Context) -> None:
     """Batchnorm sandwich in test mode with given running statistics (they reach the batchnorm)."""
-    param = {"mode": "test", "eps": 1e-5, **running_stats(5, seed_of("linear_norm_relu_forward_test_mode"))}
-    run_sandwich_forward(ctx, "batchnorm", (4, 2, 3), 5, param)
+    param = {
+        "mode": "test",
+        "eps": 1e-5,
+        **norm.running_stats(5, seed_of("linear_norm_relu_forward_test_mode")),
+    }
+    norm.run_sandwich_forward(ctx, "batchnorm", (4, 2, 3), 5, param)
 
 
 @check(task="Linear_Norm_ReLU.forward", points=1)
 def linear_norm_relu_forward_float32(ctx: Context) -> None:
     """float32 layernorm sandwich, X (8, 6) -> M=7."""
-    run_sandwich_forward(ctx, "layernorm", (8, 6), 7, {}, dtype=torch.float32)
+    norm.run_sandwich_forward(ctx, "layernorm", (8, 6), 7, {}, dtype=torch.float32)
 
 
 @check(task="Linear_Norm_ReLU.backward", points=1)
 def linear_norm_relu_backward_float32(ctx: Context) -> None:
     """float32 batchnorm sandwich, X (9, 2, 2) -> M=5."""
-    run_sandwich_backward(ctx, "batchnorm", (9, 2, 2), 5, dtype=torch.float32)
+    norm.run_sandwich_backward(ctx, "batchnorm", (9, 2, 2), 5, dtype=torch.float32)
 
 
 # -- FullyConnectedNet -------------------------------------------------------------------------------------
 @check(task="FullyConnectedNet.__init__", points=1)
 def norm_net_init_single_hidden_layer(ctx: Context) -> None:
     """normalization='batchnorm' with one hidden layer: gamma1, beta1 only (float64)."""
-    run_init(ctx, [9], 3, 4, "batchnorm", torch.float64)
+    norm.run_init(ctx, [9], 3, 4, "batchnorm", torch.float64)
 
 
 @check(task="FullyConnectedNet.loss", points=1)
 def batchnorm_net_with_dropout(ctx: Context) -> None:
     """Batchnorm and dropout 0.4 with a seed, three hidden layers, X (6, 2, 3), reg 0.05."""
-    run_net_train(ctx, net_settings([6, 5, 4], 6, 3, "batchnorm", 0.4, 3, 0.05), (6, 2, 3))
+    norm.run_net_train(ctx, norm.net_settings([6, 5, 4], 6, 3, "batchnorm", 0.4, 3, 0.05), (6, 2, 3))
 
 
 @check(task="FullyConnectedNet.loss", points=1)
 def layernorm_net_float32(ctx: Context) -> None:
     """Layernorm in float32, three hidden layers, reg 0.3."""
-    run_net_train(
-        ctx, net_settings([8, 6, 5], 7, 4, "layernorm", 0.0, None, 0.3), (5, 7), dtype=torch.float32
+    norm.run_net_train(
+        ctx, norm.net_settings([8, 6, 5], 7, 4, "layernorm", 0.0, None, 0.3), (5, 7), dtype=torch.float32
     )
 
 
 @check(task="FullyConnectedNet.loss", points=1)
 def layernorm_net_test_scores(ctx: Context) -> None:
     """Layernorm in test mode (y=None): the same per-example normalization, no running statistics."""
-    run_net_test(ctx, net_settings([5, 5], 4, 3, "layernorm", 0.0, None, 0.0), (3, 4))
+    norm.run_net_test(ctx, norm.net_settings([5, 5], 4, 3, "layernorm", 0.0, None, 0.0), (3, 4))
 
 
 # -- capstone: the grader trains the configuration with the reference implementation -----------------
