@@ -85,11 +85,13 @@ class Course:
     def run(self, user: str, *command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         """``command`` as ``user`` (its uid, group and no others), in its home unless ``cwd``."""
         env = {**self.env, "HOME": str(self.home(user)), "USER": user, "PATH": f"{self.python.parent}:/usr/bin:/bin"}
+        start = time.monotonic()
         done = subprocess.run(
             list(command), cwd=cwd or self.home(user), env=env, user=user, group=user, extra_groups=[],
             capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert done.returncode == 0, f"{user}: {' '.join(command)}\n{done.stdout}\n{done.stderr}"
+        print(f"{time.monotonic() - start:6.1f} s  {user}: {' '.join(command[2:5])}")  # step times (pytest -s)
         return done
 
     def nbgrader(self, user: str, *arguments: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -184,10 +186,12 @@ def test_release_fetch_submit_collect_grade_feedback(course: Course):
     # holding torch itself, and this test's shared interpreter only points at this run's packages),
     # into a grading folder the grader account then owns for nbgrader's feedback commands.
     grading = course.home(GRADER) / "grading"
+    start = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "grader", "autograde", ASSIGNMENT, str(teacher / "submitted"),
                            "--out", str(grading), "--no-execute", "--workers", "1"],
                           cwd=paths.REPO, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+    print(f"{time.monotonic() - start:6.1f} s  root: grader autograde ({len(STUDENTS)} submissions)")
     subprocess.run(["chown", "-R", f"{GRADER}:{GRADER}", str(grading)], check=True)
     points = task_points(load_checks())
     full = sum(p for (a, _), p in points.items() if a == ASSIGNMENT)
