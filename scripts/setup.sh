@@ -11,12 +11,16 @@ if ! python -c "import torch" 2>/dev/null; then
   # Pinned on purpose: an unpinned torch pulls several GB of CUDA packages on Linux.
   pip install -q "torch==2.13.0" ${TORCH_PIP_ARGS:-}
 fi
-if ! python -c "import grader, nbgrader, pytest, ruff, jupyterhub, playwright" 2>/dev/null; then
-  pip install -q -e ".[dev]"
+if ! python -c "import grader, nbgrader, pytest, ruff, jupyterhub" 2>/dev/null || ! cmp -s pyproject.toml .venv/.pyproject.installed; then
+  pip install -q -e ".[dev]" && cp pyproject.toml .venv/.pyproject.installed  # again when pyproject.toml changes
 fi
 if ! command -v bwrap >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   # bubblewrap isolates student code during autograding; without it the grader says so loudly.
   (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1 || echo "note: bubblewrap not installed"
+fi
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  # The browser tests drive Debian's Chromium with Playwright (no browser download).
+  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "note: chromium not installed"
 fi
 if ! command -v configurable-http-proxy >/dev/null && [ "$(id -u)" = 0 ] && command -v npm >/dev/null; then
   # JupyterHub's proxy, for the deploy/jupyterhub smoke test.
@@ -32,8 +36,4 @@ if [ ! -f .venv/share/mathjax/tex-svg-full.js ] && command -v npm >/dev/null; th
     echo "note: MathJax not installed (feedback pages show math as TeX)"
   fi
   rm -rf "$tmp"
-fi
-if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  # The formgrader browser test drives Debian's Chromium through Playwright (no browser download).
-  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "note: chromium not installed"
 fi

@@ -124,26 +124,31 @@ def stub_source(source: str, module: str, stubbed: set[str]) -> str:
     return "".join(out)
 
 
-def student_tree(root: Path, assignment: str, solved: set[str]) -> Path:
-    """What a student has, copied under ``root``: course_lib/, grader/ and assignments/<a>/.
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 
-    The task modules hold the reference code of the ``solved`` tasks and the release's stubs of
-    all others. The hidden checks and references are left out and solutions/ is absent, as in the
-    students' repository.
+
+def student_tree(root: Path, assignment: str, solved: set[str]) -> tuple[Path, Path]:
+    """What a student has, under ``root``: (the assignment folder, the installed packages).
+
+    The released folder ``assignments/<assignment>/`` is copied alone to ``root/download/<name>``
+    under another name than the assignment's (an LMS download unzipped); its ``course_lib/`` task
+    modules hold the reference code of the ``solved`` tasks and the release's stubs of all others.
+    ``root/packages`` stands for the student environment's installed packages (put it on
+    PYTHONPATH): the public ``grader`` (no hidden checks or references) and the released
+    ``course_lib``; solutions/ is absent.
     """
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
-    shutil.copytree(paths.COURSE_LIB, root / "course_lib", ignore=ignore)
+    folder = root / "download" / f"{assignment}-unzipped"
+    shutil.copytree(paths.ASSIGNMENTS / assignment, folder, ignore=_IGNORED)
     for module in paths.TASK_MODULES:
         source = (paths.SOLUTION_LIB / f"{module}.py").read_text(encoding="utf-8")
         stubbed = {region.task for region in find_regions(source)} - solved
-        (root / "course_lib" / f"{module}.py").write_text(
-            stub_source(source, module, stubbed), encoding="utf-8"
-        )
-    shutil.copytree(paths.GRADER, root / "grader", ignore=ignore)
-    for hidden in (root / "grader" / "checks" / "hidden", root / "grader" / "reference" / "hidden"):
+        (folder / "course_lib" / f"{module}.py").write_text(stub_source(source, module, stubbed), encoding="utf-8")
+    packages = root / "packages"
+    shutil.copytree(paths.COURSE_LIB, packages / "course_lib", ignore=_IGNORED)
+    shutil.copytree(paths.GRADER, packages / "grader", ignore=_IGNORED)
+    for hidden in (packages / "grader" / "checks" / "hidden", packages / "grader" / "reference" / "hidden"):
         shutil.rmtree(hidden, ignore_errors=True)
-    shutil.copytree(paths.ASSIGNMENTS / assignment, root / "assignments" / assignment, ignore=ignore)
-    return root
+    return folder, packages
 
 
 @dataclass

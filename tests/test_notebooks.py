@@ -1,9 +1,9 @@
 """The assignment notebooks: nbgrader accepts the sources, grade cells carry the registry's points,
 the release gives nothing away, and (slow) the released notebooks run as students will run them.
 
-Every assignment with a source notebook in solutions/<assignment>/ is covered. The slow tests run a
-released notebook in a temporary copy of the students' tree (course_lib/, grader/ without hidden
-checks, assignments/<assignment>/) in two situations: with the reference code of every task up to
+Every assignment with a source notebook in solutions/<assignment>/ is covered. The slow tests copy
+a released assignment folder (notebook and course_lib/) alone to an empty temporary folder, with
+the public grader as the only installed package, and run its notebook in two situations: with the reference code of every task up to
 and including the assignment (it must run to the end and draw its plots), and with the reference
 code of the earlier assignments only (quick tests print the stub's line; "Run All" stops at the first
 check cell, after its table, on one short line).
@@ -30,9 +30,9 @@ IDS = [assignment for assignment, _ in NOTEBOOKS]
 BUDGET_SECONDS = 60
 #: Kernel environment of the slow runs: no cached CIFAR-10, so DATASET = "auto" picks the offline
 #: digits; one thread, as the autograder runs notebooks (tiny models get slower with more threads
-#: on a busy machine); and PYTHONPATH at this repository, the way an editable install would expose
-#: it, so the runs prove that the setup cell's sys.path.insert makes the copy win.
-KERNEL_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(paths.REPO)}
+#: on a busy machine). PYTHONPATH is set per run to the student's installed packages (grader and a
+#: pristine course_lib), so the runs prove that the setup cell makes the folder's course_lib win.
+KERNEL_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 pytestmark = pytest.mark.skipif(not NOTEBOOKS, reason="no source notebooks yet")
 
@@ -180,9 +180,9 @@ def test_stub_tree_uses_the_release_stubs():
 
 
 def _run_in_student_tree(tmp_path: Path, assignment: str, source: Path, solved: set[str]) -> nbs.Run:
-    root = nbs.student_tree(tmp_path / "repo", assignment, solved)
-    env = {**KERNEL_ENV, "COURSE_DATA_DIR": str(tmp_path / "no-data")}
-    run = nbs.execute(root / "assignments" / assignment / source.name, probe=True, env=env)
+    folder, packages = nbs.student_tree(tmp_path / "student", assignment, solved)
+    env = {**KERNEL_ENV, "COURSE_DATA_DIR": str(tmp_path / "no-data"), "PYTHONPATH": str(packages)}
+    run = nbs.execute(folder / source.name, probe=True, env=env)
     print(f"{assignment}: ran for {run.seconds:.1f} s (budget {BUDGET_SECONDS} s)")
     return run
 
@@ -203,10 +203,10 @@ def test_notebook_runs_with_solutions(assignment, source, checks, tmp_path):
     if run.error is not None:
         pytest.fail(_describe(run))
 
-    for package, location in nbs.probed_imports(run.notebook).items():
-        assert Path(location).is_relative_to(tmp_path / "repo"), (
-            f"the kernel imported {package} from {location}"
-        )
+    imported = nbs.probed_imports(run.notebook)
+    folder = tmp_path / "student" / "download" / f"{assignment}-unzipped"
+    assert Path(imported["course_lib"]).parent == folder / "course_lib", imported  # the folder's own
+    assert Path(imported["grader"]).is_relative_to(tmp_path / "student" / "packages"), imported
 
     images = {index for index, _ in nbs.png_outputs(run.notebook)}
     plotting = [

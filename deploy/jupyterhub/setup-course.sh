@@ -12,6 +12,9 @@ config_dir="${COURSE_NBGRADER_CONFIG_DIR:-/etc/jupyter}"
 
 for user in $grader ${COURSE_INSTRUCTORS:-instructor1} ${COURSE_STUDENTS:-student1 student2}; do
   id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
+  # Private homes (Debian's useradd makes them 0755): a student's fetched work and nbgrader's cache
+  # of their submissions, and the grader account's collected submissions, are nobody else's to read.
+  chmod 0700 "$(eval echo "~$user")"
 done
 mkdir -p "$exchange" "$config_dir" "${HUB_STATE_DIR:-/srv/jupyterhub}"
 chmod 0777 "$exchange"                     # nbgrader's exchange: every user writes its own part
@@ -25,6 +28,9 @@ for source in "$repo"/solutions/a*_*/; do
   name="$(basename "$source")"
   rm -rf "$home/$course/source/$name"
   cp -r "$source" "$home/$course/source/$name"
+  # The released folder carries course_lib/ (given modules, stubs of the task files): nbgrader
+  # releases it with the notebook, and nbgrader submit brings the student's task files back.
+  cp -r "$repo/assignments/$name/course_lib" "$home/$course/source/$name/course_lib"
 done
 chown -R "$grader:$grader" "$home/$course"
 echo "course $course ready: release with  sudo -u $grader nbgrader release_assignment <assignment>  in $home/$course"

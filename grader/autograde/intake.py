@@ -40,6 +40,9 @@ class Submission:
     files: list[str] = field(default_factory=list)
     #: When it was submitted, in nbgrader's ``timestamp.txt`` format (see :func:`submission_time`).
     timestamp: str | None = None
+    #: The ``submission_secret.txt`` of ``nbgrader submit`` (``release_feedback`` names the
+    #: feedback by it, ``fetch_feedback`` finds it by the secret in the student's cache).
+    secret: str | None = None
 
     @property
     def notebooks(self) -> list[Path]:
@@ -52,23 +55,63 @@ def allowed_paths(assignment: str) -> tuple[set[str], str]:
     return task_files, f"assignments/{assignment}/"
 
 
-def _wanted(name: str, assignment: str) -> bool:
+#: nbgrader's submission time and secret, in a folder that ``nbgrader collect`` wrote.
+NBGRADER_TIMESTAMP = "timestamp.txt"
+NBGRADER_SECRET = "submission_secret.txt"
+NBGRADER_FILES = (NBGRADER_TIMESTAMP, NBGRADER_SECRET)
+_SECRET = re.compile(r"^[0-9a-f]{32,256}$")
+
+
+def _destination(name: str, assignment: str) -> str | None:
+    """Where an entry (its wrapper stripped) goes in the submission tree, or None if not taken.
+
+    Two layouts: the assignment folder's (``course_lib/<task>.py`` beside ``<notebook>.ipynb``:
+    ``grader submit``, ``nbgrader submit``/``collect``, a zipped folder) and the older repository
+    layout (``course_lib/<task>.py`` beside ``assignments/<assignment>/<notebook>.ipynb``).
+    Notebooks of both land in ``assignments/<assignment>/``."""
     if not name.isprintable():
-        return False
+        return None
     task_files, notebook_dir = allowed_paths(assignment)
-    if name in task_files or name == MANIFEST:
-        return True
-    return name.startswith(notebook_dir) and name.endswith(".ipynb") and name.count("/") == 2
+    if name in task_files or name == MANIFEST or name in NBGRADER_FILES:
+        return name
+    if name.endswith(".ipynb") and "/" not in name:
+        return notebook_dir + name
+    if name.startswith(notebook_dir) and name.endswith(".ipynb") and name.count("/") == 2:
+        return name
+    return None
 
 
-def _strip_wrapper(names: list[str]) -> str:
-    """The folder an LMS or a zip tool wrapped the tree in ('' if none): the prefix of course_lib/."""
+def _strip_wrapper(names: list[str], assignment: str) -> str:
+    """The folder(s) an LMS, a zip tool or nbgrader wrapped the tree in ('' if none).
+
+    The prefix of a ``course_lib/`` folder, preferring one named after the assignment (nbgrader's
+    ``submitted/<student>/`` holds one folder per assignment), then one with a notebook beside it
+    (the assignment folder) or beside ``assignments/<assignment>/`` (the repository layout), then
+    the shortest. Without any ``course_lib/``: the folder of the notebooks."""
+    prefixes = set()
     for name in names:
         parts = PurePosixPath(name).parts
-        if "course_lib" in parts[:3]:
-            index = parts.index("course_lib")
-            return "/".join(parts[:index]) + ("/" if index else "")
+        prefixes.update("".join(f"{p}/" for p in parts[:i]) for i in range(min(len(parts) - 1, 4))
+                        if parts[i] == "course_lib")  # fmt: skip
+    if prefixes:
+        return min(prefixes, key=lambda prefix: (-_prefix_score(prefix, names, assignment), len(prefix)))
+    for name in sorted(names, key=len):
+        if name.endswith(".ipynb"):
+            folder = str(PurePosixPath(name).parent)
+            marker = f"assignments/{assignment}"
+            if folder.endswith(marker):
+                return folder[: -len(marker)]
+            return "" if folder == "." else f"{folder}/"
     return ""
+
+
+def _prefix_score(prefix: str, names: list[str], assignment: str) -> int:
+    """How surely ``prefix`` + ``course_lib/`` is the submission's (see :func:`_strip_wrapper`)."""
+    rest = [name[len(prefix) :] for name in names if name.startswith(prefix)]
+    named = PurePosixPath(prefix).name == assignment
+    beside = any(name.endswith(".ipynb") and "/" not in name for name in rest)
+    old = any(name.startswith(f"assignments/{assignment}/") and name.endswith(".ipynb") for name in rest)
+    return 4 * named + 2 * beside + old
 
 
 def _safe_name(name: str) -> bool:
@@ -92,16 +135,18 @@ def unpack_zip(archive: Path, student: str, assignment: str, dest: Path) -> Subm
         if len(members) > MAX_MEMBERS:
             submission.problems.append(f"{archive.name} has {len(members)} entries (at most {MAX_MEMBERS})")
             return _timed(submission, archive)
-        prefix = _strip_wrapper([m.filename for m in members])
+        prefix = _strip_wrapper([m.filename for m in members], assignment)
         total = 0
         for member in members:
             if member.is_dir():
                 continue
-            name = member.filename.removeprefix(prefix)
             if not _safe_name(member.filename) or stat.S_ISLNK(member.external_attr >> 16):
                 submission.problems.append(f"refused unsafe entry {member.filename!r}")
                 continue
-            if not _wanted(name, assignment):
+            if not member.filename.startswith(prefix):
+                continue
+            name = _destination(member.filename.removeprefix(prefix), assignment)
+            if name is None:
                 continue
             if member.file_size > MAX_FILE_BYTES:
                 submission.problems.append(
@@ -125,7 +170,7 @@ def unpack_zip(archive: Path, student: str, assignment: str, dest: Path) -> Subm
                 submission.problems.append(f"could not extract {name}: {error}")
                 target.unlink(missing_ok=True)
                 continue
-            if name != MANIFEST:
+            if name != MANIFEST and name not in NBGRADER_FILES:
                 submission.files.append(name)
     _read_manifest(submission)
     _report_missing(submission)
@@ -135,12 +180,15 @@ def unpack_zip(archive: Path, student: str, assignment: str, dest: Path) -> Subm
 
 
 def copy_folder(folder: Path, student: str, assignment: str, dest: Path) -> Submission:
-    """Take the allowed files of an already unpacked submission folder."""
+    """Take the allowed files of an already unpacked submission folder (either layout, also
+    nbgrader's ``submitted/<student>/`` with ``<assignment>/`` inside)."""
     submission = Submission(student, assignment, dest)
     dest.mkdir(parents=True, exist_ok=True)  # even when nothing is taken (the batch copies dest)
-    for source in sorted(folder.rglob("*")):
-        name = source.relative_to(folder).as_posix()
-        if source.is_symlink() or not source.is_file() or not _wanted(name, assignment):
+    files = {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if not p.is_symlink()}
+    prefix = _strip_wrapper([name for name, p in files.items() if p.is_file()], assignment)
+    for relative, source in files.items():
+        name = _destination(relative.removeprefix(prefix), assignment) if relative.startswith(prefix) else None
+        if name is None or not source.is_file():
             continue
         if source.stat().st_size > MAX_FILE_BYTES:
             submission.problems.append(f"{name} is larger than {MAX_FILE_BYTES} bytes; skipped")
@@ -148,7 +196,7 @@ def copy_folder(folder: Path, student: str, assignment: str, dest: Path) -> Subm
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
-        if name != MANIFEST:
+        if name != MANIFEST and name not in NBGRADER_FILES:
             submission.files.append(name)
     _read_manifest(submission)
     _report_missing(submission)
@@ -207,6 +255,8 @@ def _timed(submission: Submission, upload: Path) -> Submission:
 
 
 def _read_manifest(submission: Submission) -> None:
+    """The assignment and time a manifest states; without one, nbgrader's ``timestamp.txt``."""
+    _read_nbgrader_files(submission)
     manifest = submission.root / MANIFEST
     if not manifest.exists():
         return
@@ -220,6 +270,22 @@ def _read_manifest(submission: Submission) -> None:
         submission.timestamp = timestamp if isinstance(timestamp, str) else None
     except (ValueError, AttributeError, UnicodeDecodeError):
         submission.problems.append("manifest.json is not valid JSON; ignored")
+
+
+def _read_nbgrader_files(submission: Submission) -> None:
+    """``timestamp.txt`` and ``submission_secret.txt`` as ``nbgrader submit`` writes them
+    (``2026-03-01 23:59:00.123456 UTC``; 128 hex digits); anything else is ignored."""
+    texts = {}
+    for name in NBGRADER_FILES:
+        try:
+            texts[name] = (submission.root / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            texts[name] = ""
+    stamp = texts[NBGRADER_TIMESTAMP].strip()
+    if len(stamp) <= 64 and stamp.endswith(" UTC"):
+        submission.timestamp = stamp.removesuffix(" UTC")
+    if _SECRET.match(texts[NBGRADER_SECRET]):
+        submission.secret = texts[NBGRADER_SECRET]
 
 
 def _report_missing(submission: Submission) -> None:

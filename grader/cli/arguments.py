@@ -1,6 +1,6 @@
 """The arguments of every command, one function per command (imports nothing heavy).
 
-Student commands: ``check``, ``submit``. Instructor commands: ``release``, ``references``,
+Student commands: ``check``, ``submit``, ``carry-over``. Instructor commands: ``release``, ``references``,
 ``bundle``, ``autograde``, ``export``, ``gradescope``, ``demo``.
 """
 
@@ -16,8 +16,8 @@ def check(parser: Parser) -> None:
     parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all assignments")
     parser.add_argument(
         "--submission",
-        default=".",
-        help="folder with course_lib/ or the task files (default: this working tree; 'solutions' = reference)",
+        help="folder with course_lib/ or the task files (default: the named assignment's folder, found from "
+        "here, else this folder; 'solutions' = reference)",
     )
     parser.add_argument("--hidden", action="store_true", help="also run hidden checks (instructors)")
     parser.add_argument("-k", metavar="PATTERN", help="only checks whose name or task contains PATTERN")
@@ -32,6 +32,12 @@ def submit(parser: Parser) -> None:
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when there are warnings (failing checks, empty answers)"
     )
+
+
+def carry_over(parser: Parser) -> None:
+    parser.add_argument("source", metavar="FROM", help="assignment (or its folder) to copy your files from")
+    parser.add_argument("target", metavar="TO", help="assignment (or its folder) to copy them into")
+    parser.add_argument("--force", action="store_true", help="overwrite files you already changed in TO")
 
 
 def release(parser: Parser) -> None:
@@ -99,6 +105,7 @@ def demo(parser: Parser) -> None:
 COMMANDS: dict[str, tuple[Callable[[Parser], None], str]] = {
     "check": (check, "run the checks on a submission and print a table per task"),
     "submit": (submit, "validate your work and write the zip to upload"),
+    "carry-over": (carry_over, "copy your own task files from an earlier assignment's folder into a later one's"),
     "release": (release, "regenerate student stubs and notebooks from solutions/"),
     "references": (references, "regenerate stored reference outputs from solutions/"),
     "bundle": (bundle, "write the student release folder (nothing hidden in it)"),

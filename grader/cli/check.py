@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from grader import render
+from grader import paths, render
 from grader.checks import registry
 from grader.checks.context import DEFAULT_SEED
 from grader.checks.engine import CheckResult, CheckRunner, submission_lib
 from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
 from grader.sandbox.launch import SandboxPolicy
+from grader.student.workspace import locate
 
 
 def grade(
@@ -39,11 +40,19 @@ def grade(
         return runner.run(chosen, seed)
 
 
+def _submission(argument: str | None, assignments: Sequence[str]) -> Path:
+    """``--submission`` as given, else the one named assignment's task files (its folder's
+    ``course_lib``, found from here), else this folder."""
+    if argument is not None:
+        return Path(argument)
+    if len(assignments) == 1 and assignments[0] in paths.ASSIGNMENT_NAMES:
+        return locate(assignments[0]).task_dir
+    return Path(".")
 
 
 def main(args: Any) -> int:
     results = grade(
-        Path(args.submission),
+        _submission(args.submission, args.assignments),
         args.assignments,
         hidden=args.hidden,
         pattern=args.k,

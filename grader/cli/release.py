@@ -24,11 +24,25 @@ def released_stubs() -> Iterator[tuple[Path, str]]:
         yield paths.COURSE_LIB / f"{module}.py", make_stub(source, module, str(source_path))
 
 
+def released_course_libs(stubs: dict[Path, str], assignments: list[str]) -> dict[Path, str]:
+    """``assignments/<a>/course_lib/``: every assignment folder carries the whole package (given
+    modules as they are, task modules as the release's stubs), so it works wherever it lands."""
+    files: dict[Path, str] = {}
+    for assignment in assignments:
+        folder = paths.ASSIGNMENTS / assignment / "course_lib"
+        for module in paths.GIVEN_MODULES:
+            files[folder / f"{module}.py"] = (paths.COURSE_LIB / f"{module}.py").read_text(encoding="utf-8")
+        for path, text in stubs.items():
+            files[folder / path.name] = text
+    return files
+
+
 def expected_release() -> dict[Path, str]:
     """Every released file and the text it must have."""
-    from grader.release.notebooks import released_notebooks
+    from grader.release.notebooks import released_notebooks, source_assignments
 
     files = dict(released_stubs())
+    files.update(released_course_libs(files, source_assignments()))
     files.update(released_notebooks())
     return files
 

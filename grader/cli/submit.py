@@ -19,8 +19,8 @@ def main(args: Any) -> int:
     out = Path(args.out or f"{args.assignment}-submission.zip")
     submit.build(args.assignment, out)
     print(f"wrote {out} — upload this file; it contains:")
-    for relative in submit.submission_files(args.assignment):
-        print(f"  {relative}")
+    for name, path in submit.submission_files(args.assignment).items():
+        print(f"  {name}  (from {path})")
     if notes:
         print(f"\nwarning: {len(notes)} thing(s) you may want to fix first (then run submit again):")
         for note in notes:

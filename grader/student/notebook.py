@@ -1,8 +1,8 @@
 """Check cells in the assignment notebooks: ``check("Linear.forward")``.
 
-Runs the public checks of one task against the ``course_lib`` on disk, shows the result as a
-table, and raises :class:`ChecksFailed` when a check fails so that "Run All" stops at the first
-unfinished task. The checks run in a child process that stays warm for the kernel's lifetime
+Runs the public checks of one task against the ``course_lib`` on disk (the assignment folder's),
+shows the result as a table, and raises :class:`ChecksFailed` when a check fails so that "Run All"
+stops at the first unfinished task. The checks run in a child process that stays warm for the kernel's lifetime
 (torch imported once); every check starts a fresh fork of it that imports the task files as they
 are on disk now, so edits are picked up without restarting the kernel.
 """
@@ -10,6 +10,7 @@ are on disk now, so edits are picked up without restarting the kernel.
 from __future__ import annotations
 
 import contextlib
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from grader.checks import registry
 from grader.checks.engine import CheckRunner, assemble_lib
 from grader.checks.reference import ReferenceStore, load_reference
 from grader.sandbox.launch import SandboxPolicy
+from grader.student.workspace import assignment_of_folder
 
 
 class ChecksFailed(AssertionError):
@@ -46,26 +48,35 @@ def quick_test() -> Iterator[None]:
 _warm: tuple[tempfile.TemporaryDirectory[str], CheckRunner] | None = None
 
 
+def student_lib() -> Path:
+    """The ``course_lib`` folder the notebook works on: the one its kernel imported (the
+    assignment folder's), else ``./course_lib``, else the repository's."""
+    imported = getattr(sys.modules.get("course_lib"), "__file__", None)
+    if imported:
+        return Path(imported).resolve().parent
+    here = Path.cwd() / "course_lib"
+    return here if here.is_dir() else paths.COURSE_LIB
+
+
 def _runner() -> tuple[Path, CheckRunner]:
-    """The kernel's warm runner, with the task files copied afresh from ``course_lib/``."""
+    """The kernel's warm runner, with the task files copied afresh from :func:`student_lib`."""
     global _warm
     if _warm is None:
         folder = tempfile.TemporaryDirectory(prefix="grader-notebook-")
-        assemble_lib(paths.COURSE_LIB, Path(folder.name))
+        assemble_lib(student_lib(), Path(folder.name))
         reference = load_reference()
         runner = CheckRunner(
             Path(folder.name), SandboxPolicy(use_bwrap=False), reference, ReferenceStore("grade", reference)
         )
         _warm = (folder, runner)
     folder, runner = _warm
-    assemble_lib(paths.COURSE_LIB, Path(folder.name), refresh=True)
+    assemble_lib(student_lib(), Path(folder.name), refresh=True)
     return Path(folder.name), runner
 
 
 def _assignment_of_notebook() -> str | None:
-    """The assignment whose folder the kernel runs in (notebooks run from assignments/<name>/)."""
-    name = Path.cwd().name
-    return name if name in paths.ASSIGNMENT_NAMES else None
+    """The assignment whose folder the kernel runs in (any name: see :mod:`grader.student.workspace`)."""
+    return assignment_of_folder(Path.cwd())
 
 
 def check(task: str, assignment: str | None = None) -> None:

@@ -1,7 +1,9 @@
 """``python -m grader submit ASSIGNMENT``: the student's upload, validated before it is written.
 
-The zip mirrors the student's tree (``course_lib/<task>.py``, ``assignments/<A>/*.ipynb``) and
-carries ``manifest.json`` with the assignment, a timestamp and each file's SHA-256.
+Run in the assignment's folder, in the folder holding it, or at the root of the repository or
+student bundle (:func:`grader.student.workspace.locate`). The zip mirrors the assignment folder
+(``course_lib/<task>.py``, ``<notebook>.ipynb``) and carries ``manifest.json`` with the
+assignment, a timestamp and each file's SHA-256.
 """
 
 from __future__ import annotations
@@ -17,27 +19,28 @@ import nbformat
 
 from grader import paths
 from grader.autograde.intake import MANIFEST, MAX_FILE_BYTES, MAX_TOTAL_BYTES
+from grader.student.workspace import locate
 
 
-def submission_files(assignment: str, repo: Path = paths.REPO) -> list[Path]:
-    """The files that go into a submission, relative to ``repo``."""
-    tasks = [Path("course_lib") / f"{module}.py" for module in paths.TASK_MODULES]
-    notebooks = sorted(p.relative_to(repo) for p in (repo / "assignments" / assignment).glob("*.ipynb"))
-    return tasks + notebooks
+def submission_files(assignment: str, base: Path | None = None) -> dict[str, Path]:
+    """Zip entry name -> file on disk: the task modules and the assignment's notebooks."""
+    work = locate(assignment, base)
+    files = {f"course_lib/{module}.py": work.task_dir / f"{module}.py" for module in paths.TASK_MODULES}
+    files.update({notebook.name: notebook for notebook in work.notebooks})
+    return files
 
 
-def validate(assignment: str, repo: Path = paths.REPO) -> list[str]:
+def validate(assignment: str, base: Path | None = None) -> list[str]:
     """Problems that would make the submission ungradable or lose work (empty when fine)."""
     if assignment not in paths.ASSIGNMENT_NAMES:
         return [f"unknown assignment {assignment!r}; choose from {', '.join(paths.ASSIGNMENT_NAMES)}"]
     problems, total = [], 0
-    files = submission_files(assignment, repo)
-    if not any(f.suffix == ".ipynb" for f in files):
-        problems.append(f"no notebook found in assignments/{assignment}/")
-    for relative in files:
-        path = repo / relative
+    files = submission_files(assignment, base)
+    if not any(name.endswith(".ipynb") for name in files):
+        problems.append(f"no notebook found in {locate(assignment, base).folder}")
+    for relative, path in files.items():
         if not path.is_file():
-            problems.append(f"{relative} is missing")
+            problems.append(f"{path} is missing")
             continue
         size = path.stat().st_size
         total += size
@@ -47,7 +50,7 @@ def validate(assignment: str, repo: Path = paths.REPO) -> list[str]:
             )
         if path.suffix == ".py":
             try:
-                compile(path.read_text(encoding="utf-8"), str(relative), "exec")
+                compile(path.read_text(encoding="utf-8"), relative, "exec")
             except SyntaxError as error:
                 problems.append(f"{relative} line {error.lineno}: {error.msg}")
             except UnicodeDecodeError:
@@ -68,12 +71,12 @@ _UNANSWERED = ("YOUR ANSWER HERE", "YOUR CODE HERE")
 _UNSAVED_SLACK_SECONDS = 5.0
 
 
-def failing_tasks(assignment: str, repo: Path = paths.REPO) -> list[str]:
+def failing_tasks(assignment: str, base: Path | None = None) -> list[str]:
     """'<task>: <first failing public check's message>' for each task whose public checks fail."""
     from grader.cli.check import grade
 
     failed: dict[str, str] = {}
-    for result in grade(repo / "course_lib", [assignment]):
+    for result in grade(locate(assignment, base).task_dir, [assignment]):
         if not result.passed:
             failed.setdefault(result.task, result.message)
     return [
@@ -137,10 +140,10 @@ def _timestamp(text: object) -> float | None:
         return None
 
 
-def warnings(assignment: str, repo: Path = paths.REPO) -> list[str]:
+def warnings(assignment: str, base: Path | None = None) -> list[str]:
     """What the student probably wants to fix before uploading (the upload is still written)."""
-    notes = [f"failing public checks: {line}" for line in failing_tasks(assignment, repo)]
-    notebooks = [repo / f for f in submission_files(assignment, repo) if f.suffix == ".ipynb"]
+    notes = [f"failing public checks: {line}" for line in failing_tasks(assignment, base)]
+    notebooks = locate(assignment, base).notebooks
     for notebook in notebooks:
         for grade_id in unanswered_cells(notebook):
             notes.append(f"{notebook.name}: the answer cell {grade_id} is still empty")
@@ -151,16 +154,16 @@ def warnings(assignment: str, repo: Path = paths.REPO) -> list[str]:
     return notes
 
 
-def build(assignment: str, out: Path, repo: Path = paths.REPO) -> Path:
+def build(assignment: str, out: Path, base: Path | None = None) -> Path:
     """Write the submission zip to ``out`` (validate first)."""
-    files = submission_files(assignment, repo)
+    files = submission_files(assignment, base)
     manifest = {
         "assignment": assignment,
         "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "files": {f.as_posix(): hashlib.sha256((repo / f).read_bytes()).hexdigest() for f in files},
+        "files": {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in files.items()},
     }
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-        for relative in files:
-            bundle.write(repo / relative, relative.as_posix())
+        for name, path in files.items():
+            bundle.write(path, name)
         bundle.writestr(MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return out
