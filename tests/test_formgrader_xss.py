@@ -27,7 +27,9 @@ ASSIGNMENT = "a1_fully_connected"
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("course")
     (root / "nbgrader_config.py").write_text(
-        gradebook.CONFIG.format(root=str(root), db_url="sqlite:///x.db", exchange=str(root / "exchange"))
+        gradebook.CONFIG.format(
+            root=str(root), course_id=gradebook.COURSE_ID, db_url="sqlite:///x.db", exchange=str(root / "exchange")
+        )
     )
     return root
 
