@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from grader import paths
-from grader.checks.reference import REPRODUCE_TOLERANCE, values_equal
+from grader.checks.reference import REPRODUCE_TOLERANCE, ReferenceStore, values_equal
 from grader.sandbox import launch
 from grader.sandbox.redact import redact
 
@@ -116,3 +116,21 @@ def test_demo_without_an_activated_venv_names_no_machine_path(tmp_path: Path):
     executed = json.loads((course / "autograded/alice/a1_fully_connected/a1_fully_connected.ipynb").read_text())
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
     assert not errors, [(o["ename"], o["evalue"]) for o in errors]
+
+
+def test_regenerating_references_keeps_what_reproduces(tmp_path: Path):
+    """``references`` rewrites no file whose values all reproduce (another CPU's last bits
+    included), and ``--check`` names stored values no check asks for any more."""
+    fake_reference = object()
+    first = ReferenceStore("record", fake_reference, root=tmp_path)
+    first.value("public/a.npz", "c/x", lambda _: torch.tensor([1.0, 2.0]))
+    first.value("public/a.npz", "c/old", lambda _: 3)
+    assert first.save() == [tmp_path / "public/a.npz"]
+    again = ReferenceStore("record", fake_reference, root=tmp_path)
+    again.value("public/a.npz", "c/x", lambda _: torch.tensor([1.0, 2.0 + 1e-7]))
+    again.value("public/a.npz", "c/old", lambda _: 3)
+    assert again.save() == []
+    verify = ReferenceStore("verify", fake_reference, root=tmp_path)
+    verify.value("public/a.npz", "c/x", lambda _: torch.tensor([1.0, 2.0]))
+    assert verify.mismatches == []
+    assert verify.unused() == ["public/a.npz: c/old is stored but no check asks for it"]

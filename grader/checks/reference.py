@@ -166,8 +166,10 @@ class ReferenceStore:
     """Expected values per check, in one of three modes.
 
     ``grade``: read the stored value (computing it only if missing and the reference exists).
-    ``record``: compute every value from the reference and remember it for :meth:`save`.
-    ``verify``: compute and compare with the stored value; differences land in ``mismatches``.
+    ``record``: compute every value from the reference and remember it for :meth:`save`; a stored
+    value that still reproduces is kept as it is, so regenerating on another CPU changes nothing.
+    ``verify``: compute and compare with the stored value; differences land in ``mismatches``,
+    and :meth:`unused` lists stored values no check asked for.
     """
 
     def __init__(
@@ -180,6 +182,7 @@ class ReferenceStore:
         self.mode, self.reference, self.root = mode, reference, root
         self.loaded: dict[str, tuple[dict[str, Any], Any]] = {}
         self.recorded: dict[str, dict[str, Any]] = {}
+        self.asked: dict[str, set[str]] = {}
         self.mismatches: list[str] = []
 
     def _stored(self, file: str) -> tuple[dict[str, Any], Any]:
@@ -203,18 +206,37 @@ class ReferenceStore:
             return compute(self.reference)
         assert self.reference is not None
         fresh = compute(self.reference)
+        self.asked.setdefault(file, set()).add(key)
         if self.mode == "record":
-            self.recorded.setdefault(file, {})[key] = fresh
+            stored = _unflatten(key, structure[key], arrays) if key in structure else None
+            keep = key in structure and values_equal(fresh, stored)
+            self.recorded.setdefault(file, {})[key] = stored if keep else fresh
         elif key not in structure:
             self.mismatches.append(f"{file}: {key} is not stored")
         elif not values_equal(fresh, _unflatten(key, structure[key], arrays)):
             self.mismatches.append(f"{file}: {key} does not reproduce")
         return fresh
 
+    def unused(self) -> list[str]:
+        """Stored keys of the files checks read that no check asked for (renamed or removed)."""
+        return [
+            f"{file}: {key} is stored but no check asks for it"
+            for file, keys in sorted(self.asked.items())
+            for key in sorted(set(self._stored(file)[0]) - keys)
+        ]
+
+    def _unchanged(self, file: str, values: dict[str, Any]) -> bool:
+        structure, arrays = self._stored(file)
+        return set(values) == set(structure) and all(
+            values_equal(value, _unflatten(key, structure[key], arrays)) for key, value in values.items()
+        )
+
     def save(self) -> list[Path]:
-        """Write every recorded file (record mode); returns the paths written."""
+        """Write every recorded file whose values changed (record mode); returns the paths written."""
         written = []
         for file, values in sorted(self.recorded.items()):
+            if self._unchanged(file, values):
+                continue
             arrays: dict[str, np.ndarray] = {}
             structure = {key: _flatten(key, value, arrays) for key, value in sorted(values.items())}
             arrays[_STRUCTURE] = np.array(json.dumps(structure, sort_keys=True))

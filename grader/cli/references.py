@@ -2,7 +2,8 @@
 
 Generating runs every check (public and hidden) with the reference solution as the submission,
 so the stored values are exactly what the checks ask for, and fails if the reference itself
-fails a check. ``--check`` recomputes everything and reports values that no longer reproduce.
+fails a check; files whose values all still reproduce are left untouched. ``--check`` recomputes
+everything and reports values that no longer reproduce, are missing, or that no check asks for.
 """
 
 from __future__ import annotations
@@ -26,15 +27,19 @@ def main(args: Any) -> int:
             print(f"the reference solution fails {result.check}: {result.message}")
     healthy = all(r.passed for r in results)
     if args.check:
-        for line in store.mismatches:
+        problems = store.mismatches + store.unused()
+        for line in problems:
             print(line)
-        ok = healthy and not store.mismatches
+        ok = healthy and not problems
         print(
             "stored references reproduce"
             if ok
             else "stored references are stale: run python -m grader references"
         )
         return 0 if ok else 1
-    for path in store.save():
+    written = store.save()
+    for path in written:
         print(f"wrote {path.relative_to(paths.REPO)}")
+    if not written:
+        print("stored references unchanged (every value still reproduces)")
     return 0 if healthy else 1
