@@ -253,4 +253,4 @@ def test_notebook_stops_at_first_task_on_stubs(assignment, source, checks, tmp_p
     assert kinds == ["display_data", "error"], kinds
     assert output["ename"] == "ChecksFailed", _describe(run)
     assert len(output["traceback"]) == 1 and task in output["traceback"][0], output["traceback"]
-    assert "not implemented yet" in output["evalue"], output["evalue"]
+    assert not_implemented_message(task, TASKS[task].module) in output["evalue"], output["evalue"]

@@ -100,8 +100,7 @@ def check(task: str, assignment: str | None = None) -> None:
         print(render.notebook_check_text(task, results))
     failed = [r for r in results if not r.passed]
     if failed:
-        first = failed[0].message.removeprefix(f"{task} ")
         raise ChecksFailed(
             f"{task}: {len(failed)} of {len(results)} public checks fail (table above); "
-            f"first, {failed[0].check}: {first[:300]}"
+            f"first: {failed[0].check}: {failed[0].message[:300]}"
         )
