@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 
@@ -103,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Library modules log (e.g. which isolation runs student code); commands print their output.
+    logging.basicConfig(level=logging.WARNING, format="grader: %(levelname)s: %(message)s")
     import torch
 
     # The grader's own tensor work is small; one thread per process avoids oversubscribing

@@ -25,7 +25,8 @@ from grader import paths
 from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.cli import print_table
 from grader.autograde.roster import read_roster
-from grader.runner.launch import SandboxPolicy, bwrap_path
+from grader.runner import isolation
+from grader.runner.launch import SandboxPolicy
 
 ASSIGNMENT = "a1_fully_connected"
 
@@ -138,13 +139,11 @@ def main(args: Any) -> int:
         shutil.rmtree(out)
     uploads = build_class(out / "uploads")
     roster, _ = read_roster(write_roster(out / "roster.csv"))
-    sandboxed = bwrap_path() is not None
-    print(
-        f"grading {len(uploads)} sample submissions of {ASSIGNMENT} ({'bubblewrap sandbox' if sandboxed else 'NO sandbox: install bubblewrap'})"
-    )
-    options = BatchOptions(
-        ASSIGNMENT, out / "course", SandboxPolicy(use_bwrap=sandboxed), roster=tuple(roster)
-    )
+    policy = SandboxPolicy(allow_unsandboxed=True)  # a demo: without bubblewrap it says so and runs
+    isolated = isolation.resolve(policy)
+    warning = "" if isolated.sandboxed else ": NO sandbox, install bubblewrap"
+    print(f"grading {len(uploads)} sample submissions of {ASSIGNMENT} (isolation {isolated.value}{warning})")
+    options = BatchOptions(ASSIGNMENT, out / "course", policy, roster=tuple(roster))
     results = autograde(uploads, options, workers=args.workers)
     print_table(results, options.out)
     return 0

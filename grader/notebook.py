@@ -18,7 +18,8 @@ from pathlib import Path
 from grader import paths
 from grader.checks import registry
 from grader.checks.reference import ReferenceStore, load_reference
-from grader.checks.runner import CheckResult, CheckRunner, assemble_lib
+from grader.checks.runner import CheckResult, CheckRunner
+from grader.runner.course import assemble_lib
 from grader.runner.launch import SandboxPolicy
 
 

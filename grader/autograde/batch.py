@@ -10,6 +10,7 @@ it skips every upload whose result is already recorded for the same bytes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import functools
 import hashlib
@@ -42,11 +43,15 @@ from grader.autograde.roster import RosterStudent
 from grader.checks import callbacks, registry
 from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
 from grader.checks.runner import CheckResult, CheckRunner, submission_lib
-from grader.runner import host
+from grader.runner import host, isolation
 from grader.runner.launch import SandboxPolicy
+from grader.runner.session import Sandbox
+from grader.runner.spec import NOTEBOOK_PRELOAD
 
 Result = dict[str, Any]
 SECRET = "submission_secret.txt"
+#: A result's ``isolation`` when no student code ran (no task files), or when unknown (a crash).
+NOT_RUN, UNKNOWN = "not-run", "unknown"
 
 
 @dataclass(frozen=True)
@@ -107,12 +112,12 @@ def _unrunnable(checks: Sequence[registry.Check], reason: str) -> list[CheckResu
 
 
 def _grade_notebooks(
-    submission: Submission, lib_dir: Path | None, options: BatchOptions, db_url: str, names: Sequence[str]
+    submission: Submission, sandbox: Sandbox | None, options: BatchOptions, db_url: str, names: Sequence[str]
 ) -> dict[str, str]:
-    """Restore, execute (sandboxed) and store each expected notebook; returns {notebook: problem}.
+    """Restore, execute (in ``sandbox``) and store each expected notebook; returns {notebook: problem}.
 
     Every student gets every notebook in ``autograded/`` (the released one when theirs is missing
-    or unusable), so formgrader lists the whole class. ``lib_dir`` None: nothing to execute.
+    or unusable), so formgrader lists the whole class. ``sandbox`` None: nothing to execute.
     """
     problems = {}
     release = options.out / "release" / options.assignment
@@ -139,16 +144,9 @@ def _grade_notebooks(
             problem = problem or (
                 f"nbgrader could not repair the notebook ({type(error).__name__}); the released version is shown instead"
             )
-        if options.execute_notebooks and lib_dir is not None and not problem:
+        if sandbox is not None and not problem:
             try:
-                notebook, problem = execute(
-                    notebook,
-                    options.assignment,
-                    f"{name}.ipynb",
-                    lib_dir,
-                    options.policy,
-                    options.notebook_timeout,
-                )
+                notebook, problem = execute(notebook, options.assignment, sandbox, options.notebook_timeout)
             except Exception as error:
                 notebook = sanitize_outputs(notebook, notebook)
                 problem = f"the notebook could not be executed ({type(error).__name__})"
@@ -166,16 +164,18 @@ def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Se
     with tempfile.TemporaryDirectory(prefix="grader-upload-") as tmp:
         submission = intake(upload, options.assignment, Path(tmp) / "submission")
         if not submission.files:
-            results = _unrunnable(checks, "no task files in the submission")
+            results, isolated = _unrunnable(checks, "no task files in the submission"), NOT_RUN
             notebook_problems = _grade_notebooks(submission, None, options, db_url, notebooks)
         else:
             reference, store = grading_reference()
-            with (
-                submission_lib(submission.root) as (lib_dir, _),
-                CheckRunner(lib_dir, options.policy, reference, store, options.check_budget) as runner,
-            ):
-                results = runner.run(checks)
-                notebook_problems = _grade_notebooks(submission, lib_dir, options, db_url, notebooks)
+            policy = effective_policy(options)
+            with submission_lib(submission.root) as (lib_dir, _):
+                with CheckRunner(lib_dir, policy, reference, store, options.check_budget) as runner:
+                    results, isolated = runner.run(checks), runner.isolation.value
+                # a sandbox of its own, once the checks' is gone: nothing they left is visible
+                with Sandbox(lib_dir, policy) as sandbox:
+                    executing = sandbox if options.execute_notebooks else None
+                    notebook_problems = _grade_notebooks(submission, executing, options, db_url, notebooks)
         secret = write_submitted(
             submission, options.out / "submitted" / submission.student / options.assignment
         )
@@ -188,8 +188,16 @@ def grade_upload(upload: Path, options: BatchOptions, db_url: str, notebooks: Se
         upload_sha256=upload_digest(upload),
         timestamp=submission.timestamp,
         seconds=round(time.perf_counter() - start, 2),
+        isolation=isolated,
     )
     return result
+
+
+def effective_policy(options: BatchOptions) -> SandboxPolicy:
+    """``options.policy``; a sandbox host that will execute notebooks preloads what kernels import."""
+    if not options.execute_notebooks:
+        return options.policy
+    return dataclasses.replace(options.policy, preload=(*options.policy.preload, *NOTEBOOK_PRELOAD))
 
 
 def write_submitted(submission: Submission, target: Path) -> str:
@@ -265,9 +273,9 @@ def _start_worker(policy: SandboxPolicy | None) -> None:
         return
     registry.load_checks(include_hidden=True)
     reference, _ = grading_reference()
-    if host.warm_available(policy):
+    if isolation.resolve(policy) is isolation.Isolation.BWRAP_HOST:
         with contextlib.suppress(host.HostFailed):  # the first upload retries and reports it
-            host.shared_host(policy.limits).start()
+            host.shared_host(policy.limits, policy.preload).start()
     if reference is not None:
         with contextlib.suppress(callbacks.WorkerFailed):  # likewise
             callbacks.shared_worker().start()
@@ -279,7 +287,13 @@ def _crashed(upload: Path, options: BatchOptions, error: BaseException) -> Resul
     detail = "".join(traceback.format_exception_only(type(error), error)).strip()
     submission.problems.append(f"grading failed, please report: {detail}")
     result = summarise(submission, _unrunnable(checks_of(options.assignment), "not graded (grader error)"))
-    result.update(upload=upload.name, upload_sha256=upload_digest(upload), timestamp=None, seconds=0.0)
+    result.update(
+        upload=upload.name,
+        upload_sha256=upload_digest(upload),
+        timestamp=None,
+        seconds=0.0,
+        isolation=UNKNOWN,
+    )
     return result
 
 
@@ -306,10 +320,11 @@ def autograde(
 ) -> list[Result]:
     """Grade ``uploads`` into ``options.out``; returns every student's result (old and new)."""
     uploads = sorted(set(uploads))
+    isolated = isolation.resolve(options.policy)  # refuses here, before anything, if it must
     pending = [u for u in uploads if not _done(u, options)]
     own_executor = executor is None and bool(pending)
     if own_executor:
-        executor = local_pool(workers, options.policy)  # the workers warm up during prepare()
+        executor = local_pool(workers, effective_policy(options))  # workers warm up during prepare()
     start = time.perf_counter()
     try:
         db_url = gradebook.prepare(options.out, options.assignment, options.db_url)
@@ -359,7 +374,8 @@ def autograde(
         "with_problems": sorted(r["student"] for r in results if r["problems"]),
         "full_marks": sorted(r["student"] for r in results if r["score"] == r["max_score"]),
         "seconds": round(time.perf_counter() - start, 1),
-        "sandboxed": options.policy.use_bwrap,
+        "isolation": isolated.value,
+        "sandboxed": isolated.sandboxed,
     }
     (options.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return results
