@@ -19,12 +19,10 @@ sandbox (:func:`grader.runner.isolation.resolve` decides).
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import multiprocessing.util
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -81,17 +79,14 @@ class SandboxHost:
         self.process = launch.spawn_zygote(command, child_end.fileno(), root)
         child_end.close()
         self.control = parent_end
-        if self._receive(START_TIMEOUT) != b"ready\n":
+        if not launch.await_ready(self.control, START_TIMEOUT):
             error = launch.stderr_tail(root) or "no output"
             self.kill()
             raise HostFailed(f"the sandbox host did not start: {error}")
 
     def kill(self) -> None:
         """Kill the whole sandbox (every tenant with it) and delete its folders."""
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        launch.kill_group(self.process)
         self.process = None
         if self.control is not None:
             self.control.close()
@@ -123,12 +118,7 @@ class SandboxHost:
         finally:
             child_end.close()
         self.tenant_uid = uid
-        tenant.settimeout(TENANT_TIMEOUT)
-        try:
-            ready = tenant.recv(6)
-        except OSError:
-            ready = b""
-        if ready != b"ready\n":
+        if not launch.await_ready(tenant, TENANT_TIMEOUT):
             tenant.close()
             self.kill()
             raise HostFailed("the submission's process did not start in the sandbox host")

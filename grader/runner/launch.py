@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import site
+import socket
 import stat
 import subprocess
 import sys
@@ -237,3 +239,20 @@ def stderr_tail(folder: Path) -> str:
     with contextlib.suppress(OSError):
         return (folder / "stderr").read_bytes()[-2000:].decode(errors="replace").strip()
     return ""
+
+
+def await_ready(sock: socket.socket, timeout: float) -> bool:
+    """The process at the other end of ``sock`` said ``ready`` within ``timeout`` seconds."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(6) == b"ready\n"
+    except OSError:
+        return False
+
+
+def kill_group(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL ``process`` (started in a session of its own) and every process of that session."""
+    if process is not None and process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -12,10 +12,8 @@ data (exact tensors, numbers, strings, tuples, lists, dicts) or opaque :class:`H
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
-import signal
 import socket
 import subprocess
 import tempfile
@@ -109,12 +107,7 @@ class Sandbox:
         self.process = launch.spawn_zygote(command, child_end.fileno(), Path(self.scratch.name))
         child_end.close()
         self.control = parent_end
-        self.control.settimeout(START_TIMEOUT)
-        try:
-            ready = self.control.recv(6)
-        except OSError:
-            ready = b""
-        if ready != b"ready\n":
+        if not launch.await_ready(self.control, START_TIMEOUT):
             error = self._stderr_tail()
             self.kill()
             raise ChildDied(f"the grading process did not start: {error or 'no output'}")
@@ -181,10 +174,7 @@ class Sandbox:
                 self.host.dismiss(self.tenant_uid)
             self.host, self.tenant_uid = None, None
             return
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        launch.kill_group(self.process)
         if self.control is not None:
             self.control.close()
             self.control = None
