@@ -44,11 +44,11 @@ def execute(job: NotebookJob) -> tuple[bytes, str]:
     if pid == 0:
         _serve_kernel(connection, folder)
     try:
-        problem = asyncio.run(_run_cells(notebook, connection, job.cell_timeout))
+        problem = asyncio.run(_run_cells(notebook, connection, pid, job.cell_timeout))
     finally:
-        with contextlib.suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
             os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+            os.waitpid(pid, 0)
     return nbformat.writes(notebook).encode(), problem
 
 
@@ -71,15 +71,22 @@ def _serve_kernel(connection: str, folder: Path) -> None:
         os._exit(code)
 
 
-async def _run_cells(notebook: Any, connection: str, cell_timeout: int) -> str:
-    """Execute ``notebook``'s cells in place on the kernel at ``connection``."""
+async def _run_cells(notebook: Any, connection: str, pid: int, cell_timeout: int) -> str:
+    """Execute ``notebook``'s cells in place on the kernel at ``connection`` (process ``pid``)."""
     from jupyter_client.asynchronous import AsyncKernelClient
     from nbclient import NotebookClient
 
+    class ForkedKernelClient(AsyncKernelClient):
+        async def is_alive(self) -> bool:  # the kernel is this process's child
+            try:
+                return os.waitpid(pid, os.WNOHANG) == (0, 0)
+            except ChildProcessError:  # collected by an earlier call
+                return False
+
     client = NotebookClient(notebook, timeout=cell_timeout, allow_errors=True, kernel_name="python3")
-    client.kc = AsyncKernelClient(connection_file=connection)
+    client.kc = ForkedKernelClient(connection_file=connection)
     client.kc.load_connection_file()
-    client.kc.start_channels()
+    client.kc.start_channels(hb=False)
     try:
         await client.kc.wait_for_ready(timeout=READY_TIMEOUT)
         client.reset_execution_trackers()
