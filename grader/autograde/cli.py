@@ -57,8 +57,10 @@ def main(args: Any) -> int:
     policy = SandboxPolicy(allow_unsandboxed=not args.require_sandbox)
     try:
         isolated = isolation.resolve(policy)  # logs a warning when it is local-rlimits
-    except SandboxUnavailable as error:
-        print(f"{error}; --require-sandbox was given: nothing graded.")
+    except SandboxUnavailable:
+        print(
+            "bubblewrap (bwrap) is not installed or unusable here and --require-sandbox was given: nothing graded."
+        )
         return 2
     print(f"isolation: {isolated.value}")
     try:
