@@ -16,7 +16,8 @@ warm, checks-only batches (target <= 0.3 s).
     python -m bench.batch_grading [--assignment A] [--students N] [--marginal M] [--repeats R]
                                   [--same-numbers] [--notebooks-only] [--quick]
 
-``--notebooks-only`` measures nbgrader and ours with the notebooks executed, nothing else.
+``--notebooks-only`` measures ours with the notebooks executed before and after nbgrader (the
+machine's load changes during a run; each row shows the load average at its end), nothing else.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from grader.demo import _zip
 from grader.runner import isolation
 from grader.runner.launch import SandboxPolicy
 
+NBGRADER = "nbgrader autograde (serial)"
 #: Tuned numbers in the reference fc_net.py; each student gets them scaled by 1 + number * 1e-4.
 TUNED = ("learning_rate = 0.3\n", "learning_rate = 0.15\n", '{"learning_rate": 0.5}')
 
@@ -101,9 +103,19 @@ def nbgrader(students: int, assignment: str, root: Path) -> float:
     return time.perf_counter() - start
 
 
+#: The 1-minute load average when each row of the current run ended.
+LOADS: dict[str, float] = {}
+
+
+def measure(seconds: dict[str, float], name: str, run: float) -> None:
+    """Record one row's time (call with the finished measurement)."""
+    seconds[name] = run
+    LOADS[name] = os.getloadavg()[0]
+
+
 def report(seconds: dict[str, float], args: argparse.Namespace) -> None:
     """Seconds per submission of every row and its rate relative to nbgrader's."""
-    baseline = seconds["nbgrader autograde (serial)"] / args.students
+    baseline = seconds[NBGRADER] / args.students
     numbers = "the same" if args.same_numbers else "distinct"
     print(
         f"{args.students} submissions of {args.assignment} ({numbers} tuned numbers), 2 workers, "
@@ -112,7 +124,10 @@ def report(seconds: dict[str, float], args: argparse.Namespace) -> None:
     )
     for name, total in seconds.items():
         per = total / args.students
-        print(f"  {name:<42} {per:6.2f} s/submission   rate vs nbgrader: {baseline / per:5.2f}x")
+        print(
+            f"  {name:<50} {per:6.2f} s/submission   rate vs nbgrader: {baseline / per:5.2f}x   "
+            f"(load {LOADS.get(name, float('nan')):.1f})"
+        )
 
 
 def main() -> None:
@@ -139,20 +154,27 @@ def main() -> None:
             root / "uploads", max(args.students, args.marginal), assignment, args.same_numbers
         )
         graded = uploads[: args.students]
-        seconds = {"nbgrader autograde (serial)": nbgrader(args.students, assignment, root / "nbgrader")}
+        seconds: dict[str, float] = {}
         if args.notebooks_only:
-            seconds["ours, checks + sandboxed notebooks"] = ours(
-                graded, assignment, root / "full", execute=True
-            )
+            before = ours(graded, assignment, root / "before", execute=True)
+            measure(seconds, "ours, checks + sandboxed notebooks (before)", before)
+            measure(seconds, NBGRADER, nbgrader(args.students, assignment, root / "nbgrader"))
+            after = ours(graded, assignment, root / "after", execute=True)
+            measure(seconds, "ours, checks + sandboxed notebooks (after)", after)
+            measure(seconds, "ours, checks + sandboxed notebooks (mean)", (before + after) / 2)
             report(seconds, args)
             return
-        seconds["ours, checks only, warm host"] = ours(graded, assignment, root / "warm", execute=False)
+        measure(seconds, NBGRADER, nbgrader(args.students, assignment, root / "nbgrader"))
+        measure(
+            seconds, "ours, checks only, warm host", ours(graded, assignment, root / "warm", execute=False)
+        )
         if not args.quick:
-            seconds["ours, checks only, sandbox per submission"] = ours(
-                graded, assignment, root / "cold", execute=False, warm=False
-            )
-            seconds["ours, checks + sandboxed notebooks"] = ours(
-                graded, assignment, root / "full", execute=True
+            cold = ours(graded, assignment, root / "cold", execute=False, warm=False)
+            measure(seconds, "ours, checks only, sandbox per submission", cold)
+            measure(
+                seconds,
+                "ours, checks + sandboxed notebooks",
+                ours(graded, assignment, root / "full", execute=True),
             )
         half = args.marginal // 2
         pairs = []
