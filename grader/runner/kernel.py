@@ -49,6 +49,7 @@ def execute(job: NotebookJob) -> tuple[bytes, str]:
         with contextlib.suppress(ProcessLookupError, ChildProcessError):
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
+        shutil.rmtree(work, ignore_errors=True)  # without a sandbox, nobody else would
     return nbformat.writes(notebook).encode(), problem
 
 
