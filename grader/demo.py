@@ -24,7 +24,8 @@ from typing import Any
 from grader import paths
 from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.roster import read_roster
-from grader.sandbox.launch import SandboxPolicy, bwrap_path
+from grader.sandbox import isolation
+from grader.sandbox.launch import SandboxPolicy
 
 ASSIGNMENT = "a1_fully_connected"
 
@@ -138,11 +139,9 @@ def run(out: Path, workers: int) -> tuple[list[dict[str, Any]], Path]:
         shutil.rmtree(out)
     uploads = build_class(out / "uploads")
     roster, _ = read_roster(write_roster(out / "roster.csv"))
-    sandboxed = bwrap_path() is not None
-    print(
-        f"grading {len(uploads)} sample submissions of {ASSIGNMENT} ({'bubblewrap sandbox' if sandboxed else 'NO sandbox: install bubblewrap'})"
-    )
-    options = BatchOptions(
-        ASSIGNMENT, out / "course", SandboxPolicy(use_bwrap=sandboxed), roster=tuple(roster)
-    )
+    policy = SandboxPolicy(allow_unsandboxed=True)  # a demo: without bubblewrap it says so and runs
+    isolated = isolation.resolve(policy)
+    warning = "" if isolated.sandboxed else ": NO sandbox, install bubblewrap"
+    print(f"grading {len(uploads)} sample submissions of {ASSIGNMENT} (isolation {isolated.value}{warning})")
+    options = BatchOptions(ASSIGNMENT, out / "course", policy, roster=tuple(roster))
     return autograde(uploads, options, workers=workers), options.out

@@ -366,7 +366,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 BatchOptions(
                     ASSIGNMENT,
                     out,
-                    policy=SandboxPolicy(use_bwrap=True, require=True, limits=CHECK_LIMITS),
+                    policy=SandboxPolicy(use_bwrap=True, limits=CHECK_LIMITS),
                     execute_notebooks=False,
                     check_budget=CHECK_BUDGET,
                 ),
@@ -377,7 +377,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 BatchOptions(
                     ASSIGNMENT,
                     out,
-                    policy=SandboxPolicy(use_bwrap=True, require=True, limits=NOTEBOOK_LIMITS),
+                    policy=SandboxPolicy(use_bwrap=True, limits=NOTEBOOK_LIMITS),
                     notebook_timeout=NOTEBOOK_TIMEOUT,
                     check_budget=CHECK_BUDGET,
                 ),

@@ -30,6 +30,7 @@ from grader.sandbox.session import (
     Sandbox,
     StudentError,
 )
+from grader.sandbox.spec import SessionSetup
 
 LOCAL = SandboxPolicy(use_bwrap=False)
 
@@ -244,7 +245,7 @@ def test_a_session_that_keeps_calling_back_after_the_budget_ends(tmp_path: Path)
     sandbox = Sandbox(tmp_path / "lib", LOCAL, callbacks.Callbacks(budget=1.0))
     reference = load_reference()
     assert reference is not None
-    setup = {"proxies": {"layers": reference.callables("layers")}, "patches": {}, "recorders": []}
+    setup = SessionSetup(proxies={"layers": reference.callables("layers")})
     start = time.monotonic()
     with sandbox, sandbox.session(setup, timeout=60) as session, pytest.raises(ChildDied) as died:
         session.call("fc_net.flood", torch.ones(1000))

@@ -182,7 +182,7 @@ def test_warm_and_fresh_sandboxes_grade_alike(source: str):
     results = {}
     with submission_lib(paths.SOLUTIONS if source == "solutions" else paths.REPO) as (lib, _):
         for warm in (True, False):
-            policy = SandboxPolicy(require=True, warm=warm)
+            policy = SandboxPolicy(warm=warm)
             with CheckRunner(lib, policy, reference, ReferenceStore("grade", reference)) as runner:
                 results[warm] = runner.run(checks)
                 assert (runner.sandbox.host is not None) == warm

@@ -10,6 +10,7 @@ it skips every upload whose result is already recorded for the same bytes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import functools
 import hashlib
@@ -43,10 +44,14 @@ from grader.checks import callbacks, registry
 from grader.checks.engine import CheckRunner, submission_lib
 from grader.checks.reference import ReferenceLib, ReferenceStore, load_reference
 from grader.results import CheckResult, Status, SubmissionResult
-from grader.sandbox import host
-from grader.sandbox.launch import SandboxPolicy, bwrap_path
+from grader.sandbox import host, isolation
+from grader.sandbox.launch import SandboxPolicy
+from grader.sandbox.session import Sandbox
+from grader.sandbox.spec import NOTEBOOK_PRELOAD
 
 SECRET = "submission_secret.txt"
+#: A result's ``isolation`` when no student code ran (no task files), or when unknown (a crash).
+NOT_RUN, UNKNOWN = "not-run", "unknown"
 
 
 @dataclass(frozen=True)
@@ -83,13 +88,6 @@ def checks_of(assignment: str) -> list[registry.Check]:
     return registry.select(registry.load_checks(include_hidden=True), [assignment])
 
 
-def isolation_of(policy: SandboxPolicy) -> str:
-    """How student code runs under ``policy`` on this machine, for the record."""
-    if policy.use_bwrap and bwrap_path() is not None:
-        return "bubblewrap (warm host)" if host.warm_available(policy) else "bubblewrap"
-    return "rlimits only (no bubblewrap)"
-
-
 def summarise(
     submission: Submission,
     results: Sequence[CheckResult],
@@ -110,17 +108,17 @@ def _unrunnable(checks: Sequence[registry.Check], reason: str) -> list[CheckResu
 
 def _grade_notebooks(
     submission: Submission,
-    lib_dir: Path | None,
+    sandbox: Sandbox | None,
     options: BatchOptions,
     db_url: str,
     names: Sequence[str],
     checks: Sequence[CheckResult],
 ) -> dict[str, str]:
-    """Restore, execute (sandboxed) and store each expected notebook, each task's check cell
+    """Restore, execute (in ``sandbox``) and store each expected notebook, each task's check cell
     showing the graders every check of ``checks``; returns {notebook: problem}.
 
     Every student gets every notebook in ``autograded/`` (the released one when theirs is missing
-    or unusable), so formgrader lists the whole class. ``lib_dir`` None: nothing to execute.
+    or unusable), so formgrader lists the whole class. ``sandbox`` None: nothing to execute.
     """
     problems = {}
     release = options.out / "release" / options.assignment
@@ -147,16 +145,9 @@ def _grade_notebooks(
             problem = problem or (
                 f"nbgrader could not repair the notebook ({type(error).__name__}); the released version is shown instead"
             )
-        if options.execute_notebooks and lib_dir is not None and not problem:
+        if sandbox is not None and not problem:
             try:
-                notebook, problem = execute(
-                    notebook,
-                    options.assignment,
-                    f"{name}.ipynb",
-                    lib_dir,
-                    options.policy,
-                    options.notebook_timeout,
-                )
+                notebook, problem = execute(notebook, options.assignment, sandbox, options.notebook_timeout)
             except Exception as error:
                 notebook = sanitize_outputs(notebook, notebook)
                 problem = f"the notebook could not be executed ({type(error).__name__})"
@@ -178,26 +169,38 @@ def grade_upload(
     with tempfile.TemporaryDirectory(prefix="grader-upload-") as tmp:
         submission = intake(upload, options.assignment, Path(tmp) / "submission")
         if not submission.files:
-            status, results = Status.EMPTY, _unrunnable(checks, "no task files in the submission")
+            status, isolated = Status.EMPTY, NOT_RUN
+            results = _unrunnable(checks, "no task files in the submission")
             notebook_problems = _grade_notebooks(submission, None, options, db_url, notebooks, results)
         else:
             reference, store = grading_reference()
-            with (
-                submission_lib(submission.root) as (lib_dir, _),
-                CheckRunner(lib_dir, options.policy, reference, store, options.check_budget) as runner,
-            ):
-                status, results = Status.GRADED, runner.run(checks)
-                notebook_problems = _grade_notebooks(submission, lib_dir, options, db_url, notebooks, results)
+            policy = effective_policy(options)
+            with submission_lib(submission.root) as (lib_dir, _):
+                with CheckRunner(lib_dir, policy, reference, store, options.check_budget) as runner:
+                    status, results, isolated = Status.GRADED, runner.run(checks), runner.isolation.value
+                # a sandbox of its own, once the checks' is gone: nothing they left is visible
+                with Sandbox(lib_dir, policy) as sandbox:
+                    executing = sandbox if options.execute_notebooks else None
+                    notebook_problems = _grade_notebooks(
+                        submission, executing, options, db_url, notebooks, results
+                    )
         secret = write_submitted(
             submission, options.out / "submitted" / submission.student / options.assignment
         )
         autograded = options.out / "autograded" / submission.student / options.assignment
         write_nbgrader_files(autograded, submission.timestamp, secret)
-    result = summarise(submission, results, status, isolation_of(options.policy))
+    result = summarise(submission, results, status, isolated)
     result.problems += [f"{name}: {problem}" for name, problem in notebook_problems.items() if problem]
     result.upload, result.upload_sha256 = upload.name, upload_digest(upload)
     result.timestamp, result.seconds = submission.timestamp, round(time.perf_counter() - start, 2)
     return result
+
+
+def effective_policy(options: BatchOptions) -> SandboxPolicy:
+    """``options.policy``; a sandbox host that will execute notebooks preloads what kernels import."""
+    if not options.execute_notebooks:
+        return options.policy
+    return dataclasses.replace(options.policy, preload=(*options.policy.preload, *NOTEBOOK_PRELOAD))
 
 
 def write_submitted(submission: Submission, target: Path) -> str:
@@ -275,9 +278,9 @@ def _start_worker(policy: SandboxPolicy | None) -> None:
         return
     registry.load_checks(include_hidden=True)
     reference, _ = grading_reference()
-    if host.warm_available(policy):
+    if isolation.resolve(policy) is isolation.Isolation.BWRAP_HOST:
         with contextlib.suppress(host.HostFailed):  # the first upload retries and reports it
-            host.shared_host(policy.limits).start()
+            host.shared_host(policy.limits, policy.preload).start()
     if reference is not None:
         with contextlib.suppress(callbacks.WorkerFailed):  # likewise
             callbacks.shared_worker().start()
@@ -289,7 +292,7 @@ def _crashed(upload: Path, options: BatchOptions, error: BaseException) -> Submi
     detail = "".join(traceback.format_exception_only(type(error), error)).strip()
     submission.problems.append(f"grading failed, please report: {detail}")
     unrun = _unrunnable(checks_of(options.assignment), "not graded (grader error)")
-    result = summarise(submission, unrun, Status.CRASHED, isolation_of(options.policy))
+    result = summarise(submission, unrun, Status.CRASHED, UNKNOWN)
     result.upload, result.upload_sha256 = upload.name, upload_digest(upload)
     return result
 
@@ -316,10 +319,11 @@ def autograde(
 ) -> list[SubmissionResult]:
     """Grade ``uploads`` into ``options.out``; returns every student's result (old and new)."""
     uploads = sorted(set(uploads))
+    isolated = isolation.resolve(options.policy)  # refuses here, before anything, if it must
     pending = [u for u in uploads if not _done(u, options)]
     own_executor = executor is None and bool(pending)
     if own_executor:
-        executor = local_pool(workers, options.policy)  # the workers warm up during prepare()
+        executor = local_pool(workers, effective_policy(options))  # workers warm up during prepare()
     start = time.perf_counter()
     try:
         db_url = gradebook.prepare(options.out, options.assignment, options.db_url)
@@ -349,7 +353,8 @@ def autograde(
         "graded_now": len(pending),
         "skipped_unchanged": len(uploads) - len(pending),
         "seconds": round(time.perf_counter() - start, 1),
-        "sandboxed": options.policy.use_bwrap,
+        "isolation": isolated.value,
+        "sandboxed": isolated.sandboxed,
     }
     (options.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return results

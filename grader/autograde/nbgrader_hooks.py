@@ -184,12 +184,13 @@ class SandboxAutograde(Preprocessor):
 def regrade(root: Path, assignment: str, student: str) -> SubmissionResult:
     """Grade ``submitted/<student>/<assignment>`` of the grading folder ``root`` as the batch does."""
     from grader.autograde.batch import BatchOptions, autograde
-    from grader.sandbox.launch import SandboxPolicy, bwrap_path
+    from grader.sandbox.launch import SandboxPolicy
 
     submitted = root / "submitted" / student / assignment
     with tempfile.TemporaryDirectory(prefix="grader-regrade-") as tmp:
         upload = stage_upload(submitted, student, assignment, Path(tmp))
-        policy = SandboxPolicy(use_bwrap=bwrap_path() is not None)
+        # as `python -m grader autograde` without --require-sandbox: bubblewrap, else a logged warning
+        policy = SandboxPolicy(allow_unsandboxed=True)
         options = BatchOptions(assignment, root, policy, force=True)
         with ThreadPoolExecutor(1) as executor:  # one upload: no worker process to start
             results = autograde([upload], options, executor=executor)

@@ -1,5 +1,10 @@
 """Notebooks of a submission: restore locked cells, execute in the sandbox, sanitise outputs.
 
+A notebook runs in a session of its own :class:`~grader.sandbox.session.Sandbox`, started after
+the submission's checks are over (a tenant of the sandbox host, or a sandbox of its own): the
+kernel is forked from the warm zygote (:mod:`grader.sandbox.kernel`) and never sees anything the
+checks left behind.
+
 The grades never come from here. The executed notebook is for the human grader (formgrader) and
 the student's feedback; since it comes out of the sandbox it is treated as hostile: only plain
 text, PNG images, streams and error summaries are kept, so nothing a student prints can run
@@ -16,27 +21,19 @@ produces, only http(s)/mailto/relative links); any other cell is shown as litera
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import html
-import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import nbformat
+import torch
 
 from grader import untrusted
-from grader.sandbox import launch
 from grader.sandbox.redact import redact
+from grader.sandbox.session import ChildDied, Sandbox, StudentError
+from grader.sandbox.spec import NotebookJob
 
-SHIM = launch.RUNNER_DIR / "notebook_shim" / "grader"
-WORK = "/sandbox/work"
 MAX_NOTEBOOK_BYTES = 20 * 1024**2
 MAX_TEXT = 20_000
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -262,88 +259,44 @@ def _literal_block(text: str) -> str:
     return f"{fence}\n{text}\n{fence}"
 
 
-def execute(
-    notebook: Any, assignment: str, name: str, lib_dir: Path, policy: launch.SandboxPolicy, timeout: float
-) -> tuple[Any, str]:
-    """Run ``notebook`` (already restored) in the sandbox; returns (notebook with outputs, problem or '')."""
-    with tempfile.TemporaryDirectory(prefix="grader-nb-") as tmp:
-        work = Path(tmp)
-        shutil.copytree(lib_dir / "course_lib", work / "course_lib")
-        folder = work / "assignments" / assignment
-        folder.mkdir(parents=True)
-        nbformat.write(notebook, folder / name)
-        result_path = folder / "executed.ipynb"
-        result_path.touch()
-        for path in [work, *work.rglob("*")]:
-            path.chmod(0o777 if path.is_dir() else 0o666)
-        use_bwrap = policy.use_bwrap and launch.bwrap_path() is not None
-        cell_timeout = str(int(max(timeout / 2, 30)))
-        uid = str(launch.sandbox_uid() or "") if use_bwrap else ""
-        if use_bwrap:
-            # Nothing of the host is writable but the one result file (at most RLIMIT_FSIZE): the
-            # notebook's folder is a size-limited tmpfs, course_lib and the notebook are read-only.
-            inside = f"{WORK}/assignments/{assignment}"
-            prefix = launch.bwrap_prefix(
-                [
-                    launch.Mount(work / "course_lib", f"{WORK}/course_lib"),
-                    launch.Mount(SHIM, f"{WORK}/grader"),
-                    launch.Mount(Path(), inside, tmpfs_bytes=policy.limits.scratch_bytes),
-                    launch.Mount(folder / name, f"{inside}/{name}"),
-                    launch.Mount(result_path, f"{inside}/executed.ipynb", writable=True),
-                ],
-                workdir=inside,
-                scratch_bytes=policy.limits.scratch_bytes,
-            )
-            command = [*prefix, sys.executable, "-I", f"{launch.SANDBOX_RUNNER}/run_notebook.py"]
-        else:
-            shutil.copytree(SHIM, work / "grader")
-            inside = str(folder)
-            command = [sys.executable, "-I", str(launch.RUNNER_DIR / "run_notebook.py")]
-        command += [
-            policy.limits.as_json(),
-            uid,
-            f"{inside}/{name}",
-            f"{inside}/executed.ipynb",
-            cell_timeout,
-        ]
-        problem = _run(command, timeout, cwd=folder)
-        if (
-            not result_path.is_file()
-            or result_path.is_symlink()
-            or not 0 < result_path.stat().st_size <= MAX_NOTEBOOK_BYTES
-        ):
-            return notebook, problem or "the notebook produced no readable result"
-        try:
-            executed = nbformat.read(result_path, as_version=4)
-        except Exception as error:  # nbformat raises several unrelated types on garbage
-            return notebook, problem or f"the executed notebook could not be read: {error}"
-        return sanitize_outputs(executed, notebook), problem
+def execute(notebook: Any, assignment: str, sandbox: Sandbox, timeout: float) -> tuple[Any, str]:
+    """Run ``notebook`` (already restored) in a session of ``sandbox`` within ``timeout`` seconds;
+    returns (notebook with sanitised outputs, problem or ''). Cells may run ``timeout / 2`` s
+    each (at least 30 s)."""
+    job = NotebookJob(nbformat.writes(notebook), assignment, int(max(timeout / 2, 30)))
+    try:
+        with sandbox.session(timeout=timeout) as session:
+            try:
+                reply = session.request({"op": "notebook", "what": "the notebook"}, job.to_wire())
+            except ChildDied as died:  # the kernel's last words explain a crash (the student's text)
+                said = session.last_line()
+                return notebook, _problem(f"{died}" + (f": {said}" if said else ""))
+    except (ChildDied, StudentError) as error:
+        return notebook, _problem(str(error))
+    executed, problem = _executed(reply)
+    if executed is None:
+        return notebook, _problem(problem or "the notebook produced no readable result")
+    return sanitize_outputs(executed, notebook), _problem(problem) if problem else ""
 
 
-def _run(command: list[str], timeout: float, cwd: Path) -> str:
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-            cwd=cwd,
-            env=launch.child_environment(),
-            start_new_session=True,
-        )
-        try:
-            code: int | None = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            code = None
-        finally:
-            with contextlib.suppress(ProcessLookupError):  # whatever is left of the process group
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        if code is None:
-            return f"notebook execution timed out after {timeout:g} s"
-        if code != 0:
-            errors.seek(0)
-            tail = errors.read()[-1500:].decode(errors="replace").strip().splitlines()
-            last = untrusted.plain(redact(tail[-1]), 300) if tail else "no message"  # the student's stderr
-            return f"notebook execution failed (exit {code}): {last}"
-    return ""
+def _executed(reply: Any) -> tuple[Any | None, str]:
+    """The executed notebook (None if unusable) and the sandbox's problem line from ``reply``."""
+    if not (type(reply) is tuple and len(reply) == 2 and isinstance(reply[1], str)):
+        return None, ""
+    data, problem = reply
+    if (
+        type(data) is not torch.Tensor
+        or data.dtype != torch.uint8
+        or not 0 < data.numel() <= MAX_NOTEBOOK_BYTES
+    ):
+        return None, problem
+    try:
+        return nbformat.reads(data.numpy().tobytes().decode(), as_version=4), problem
+    except Exception as error:  # nbformat raises several unrelated types on garbage
+        return None, problem or f"the executed notebook could not be read: {type(error).__name__}"
+
+
+def _problem(text: str) -> str:
+    """What the sandbox said went wrong, as one bounded, plain line (it quotes the student)."""
+    lines = text.strip().splitlines()
+    return "notebook execution failed: " + untrusted.plain(redact(lines[-1] if lines else "no message"), 300)

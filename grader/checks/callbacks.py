@@ -35,7 +35,7 @@ import time
 from typing import Any
 
 from grader import paths
-from grader.sandbox import protocol
+from grader.sandbox import launch, protocol
 
 #: Seconds one callback may take (CPU and wall-clock: the worker runs one thread).
 CALLBACK_SECONDS = 2.0
@@ -81,20 +81,12 @@ class ReferenceWorker:
         )
         child_end.close()
         self.sock = parent_end
-        self.sock.settimeout(START_TIMEOUT)
-        try:
-            ready = self.sock.recv(6)
-        except OSError:
-            ready = b""
-        if ready != b"ready\n":
+        if not launch.await_ready(self.sock, START_TIMEOUT):
             self.kill()
             raise WorkerFailed("the reference process did not start")
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        launch.kill_group(self.process)
         self.process = None
         if self.sock is not None:
             self.sock.close()

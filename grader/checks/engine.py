@@ -11,24 +11,24 @@ does can stop the loop.
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import groupby
 from pathlib import Path
-from typing import Any
 
-from grader import paths
 from grader.checks.callbacks import Callbacks
 from grader.checks.compare import CheckFailure
 from grader.checks.context import DEFAULT_SEED, Context
 from grader.checks.reference import ReferenceLib, ReferenceStore
 from grader.checks.registry import Check
 from grader.results import CheckResult
+from grader.sandbox.course import assemble_lib
+from grader.sandbox.isolation import Isolation
 from grader.sandbox.launch import SandboxPolicy
 from grader.sandbox.session import ChildDied, Sandbox, Session, StudentError
+from grader.sandbox.spec import SessionSetup
 
 _STUDENT_FRAME = re.compile(r'File "[^"]*/(course_lib/\w+\.py)", line (\d+)')
 #: Longest message kept per check (messages quote student exceptions and values).
@@ -53,29 +53,6 @@ def find_task_files(submission: Path) -> Path:
     return nested if nested.is_dir() else submission
 
 
-def assemble_lib(task_dir: Path, dest: Path, refresh: bool = False) -> list[str]:
-    """Build ``dest/course_lib`` from the pristine given modules plus the task files in ``task_dir``.
-
-    A task file missing from the submission is replaced by the released stub; the missing names
-    are returned so reports can say so. ``refresh``: ``dest`` exists; update only the task files.
-    """
-    package = dest / "course_lib"
-    if not refresh:
-        package.mkdir(parents=True)
-        for module in paths.GIVEN_MODULES:
-            shutil.copyfile(paths.COURSE_LIB / f"{module}.py", package / f"{module}.py")
-    missing = []
-    for module in paths.TASK_MODULES:
-        source = task_dir / f"{module}.py"
-        if not source.is_file():
-            missing.append(f"{module}.py")
-            source = paths.COURSE_LIB / f"{module}.py"
-        shutil.copyfile(source, package / f"{module}.py")
-    for path in [dest, package, *package.iterdir()]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return missing
-
-
 @contextmanager
 def submission_lib(submission: Path) -> Iterator[tuple[Path, list[str]]]:
     """A temporary directory containing the submission's assembled ``course_lib``."""
@@ -84,7 +61,9 @@ def submission_lib(submission: Path) -> Iterator[tuple[Path, list[str]]]:
         yield Path(tmp), missing
 
 
-def _setup_for(check: Check, reference: ReferenceLib | None, lib: Path | None = None) -> dict[str, Any]:
+def _setup_for(check: Check, reference: ReferenceLib | None, lib: Path | None = None) -> SessionSetup:
+    """The stand-ins of a session for ``check``'s task: the reference in place of the earlier
+    modules and classes it uses (no cascading point loss), recorders for the classes it builds."""
     proxies: dict[str, list[str]] = {}
     patches: dict[str, list[str]] = {}
     for use in check.task.uses if reference else ():
@@ -94,10 +73,7 @@ def _setup_for(check: Check, reference: ReferenceLib | None, lib: Path | None = 
             patches.setdefault(module, []).extend(names)
         else:  # a whole module the task imports
             proxies[module] = reference.callables(module)
-    setup: dict[str, Any] = {"proxies": proxies, "patches": patches, "recorders": list(check.task.recorders)}
-    if lib is not None:
-        setup["lib"] = str(lib)
-    return setup
+    return SessionSetup(proxies, patches, list(check.task.recorders), None if lib is None else str(lib))
 
 
 def _run_one(
@@ -138,8 +114,13 @@ class CheckRunner:
     ) -> None:
         self.sandbox = Sandbox(lib_dir, policy)
         self.reference, self.store, self.budget = reference, store, budget
-        if budget is not None:
-            self.sandbox.deadline = time.monotonic() + budget
+        #: time.monotonic() after which no call may run, or None.
+        self.deadline = None if budget is None else time.monotonic() + budget
+
+    @property
+    def isolation(self) -> Isolation:
+        """What runs the submission's code (recorded in its result)."""
+        return self.sandbox.isolation
 
     def __enter__(self) -> CheckRunner:
         return self
@@ -162,7 +143,7 @@ class CheckRunner:
         warm child (only without the sandbox, which sees just the runner's folder).
         Each run's calls into the reference share one budget (:mod:`grader.checks.callbacks`).
         """
-        if lib is not None and self.sandbox.policy.use_bwrap:
+        if lib is not None and self.isolation.sandboxed:
             raise ValueError("another lib can only be graded without the sandbox")
         if self.reference is not None:  # each run grades a submission: a callback budget of its own
             self.sandbox.reference = Callbacks()
@@ -171,8 +152,7 @@ class CheckRunner:
         for _, group in groupby(by_task, key=lambda c: (c.visibility, c.assignment, c.task.name)):
             session: Session | None = None
             for check in group:
-                deadline = self.sandbox.deadline
-                if deadline is not None and time.monotonic() >= deadline:
+                if self.deadline is not None and time.monotonic() >= self.deadline:
                     if session is not None:
                         session.close()
                         session = None
@@ -181,9 +161,8 @@ class CheckRunner:
                     continue
                 try:
                     if session is None:
-                        session = self.sandbox.session(
-                            _setup_for(check, self.reference, lib), timeout=check.timeout
-                        )
+                        setup = _setup_for(check, self.reference, lib)
+                        session = self.sandbox.session(setup, check.timeout, self.deadline)
                     session.timeout = check.timeout
                     message = _run_one(check, session, self.store, self.reference, seed)
                 except ChildDied as died:

@@ -8,12 +8,19 @@ imported only when that command runs.
 from __future__ import annotations
 
 import importlib
+import logging
 
 from grader.cli.arguments import build_parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Our library modules log (e.g. which isolation runs student code); commands print their
+    # output. Only the grader's loggers: nbgrader and Jupyter keep their own handlers and levels.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("grader: %(levelname)s: %(message)s"))
+    logging.getLogger("grader").addHandler(handler)
+    logging.getLogger("grader").setLevel(logging.WARNING)
     import torch
 
     # The grader's own tensor work is small; one thread per process avoids oversubscribing

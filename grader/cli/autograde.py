@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,8 @@ from grader.autograde import gradebook, reports
 from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.roster import RosterError, RosterStudent, read_roster
 from grader.results import SubmissionResult
-from grader.sandbox.launch import SandboxPolicy, bwrap_path
+from grader.sandbox import isolation
+from grader.sandbox.launch import SandboxPolicy, SandboxUnavailable
 
 
 def expand(arguments: list[str]) -> list[Path]:
@@ -50,16 +50,15 @@ def main(args: Any) -> int:
     if args.assignment not in paths.ASSIGNMENT_NAMES:
         print(f"unknown assignment {args.assignment!r}")
         return 2
-    sandboxed = bwrap_path() is not None
-    if not sandboxed:
-        if args.require_sandbox:
-            print("bubblewrap (bwrap) is not installed and --require-sandbox was given: nothing graded.")
-            return 2
+    policy = SandboxPolicy(allow_unsandboxed=not args.require_sandbox)
+    try:
+        isolated = isolation.resolve(policy)  # logs a warning when it is local-rlimits
+    except SandboxUnavailable:
         print(
-            "WARNING: bubblewrap (bwrap) is not installed. Student code will run WITHOUT filesystem and network\n"
-            "isolation, limited only by rlimits and a private working directory. Install bubblewrap.",
-            file=sys.stderr,
+            "bubblewrap (bwrap) is not installed or unusable here and --require-sandbox was given: nothing graded."
         )
+        return 2
+    print(f"isolation: {isolated.value}")
     try:
         roster = _roster(args.roster)
     except RosterError as error:
@@ -73,7 +72,7 @@ def main(args: Any) -> int:
     options = BatchOptions(
         assignment=args.assignment,
         out=Path(args.out),
-        policy=SandboxPolicy(use_bwrap=sandboxed, require=args.require_sandbox),
+        policy=policy,
         execute_notebooks=not args.no_execute,
         force=args.force,
         db_url=args.db_url,

@@ -1,7 +1,7 @@
 """The process that runs student code. Started by the grader, usually inside the sandbox.
 
-Run as ``python child.py LIB_DIR CONTROL_FD LIMITS UID [own-pid-namespace]``. It imports torch
-and the given modules of the ``course_lib`` found in LIB_DIR once, then serves as a fork server:
+Run as ``python -I child.py SPEC`` (a :class:`spec.ZygoteSpec` as JSON). It imports torch and
+the given modules of the ``course_lib`` in ``SPEC.lib_dir`` once, then serves as a fork server:
 for every session the parent passes a fresh socket (and a pipe for the session's stdout/stderr)
 over the control socket; a forked child serves requests on it until the parent closes it. The
 zygote itself never runs student code, so a crashed or hanging session cannot poison the next
@@ -10,7 +10,7 @@ one. In its own PID namespace (bubblewrap) it also kills whatever the session le
 
 Nothing in this process is trusted: the parent treats every byte it sends as the student's.
 
-Host mode (``child.py LIB_DIR CONTROL_FD LIMITS "" host``; see :mod:`grader.sandbox.host`): one
+Host mode (``SPEC.mode == "host"``; see :mod:`grader.sandbox.host`): one
 long-lived sandbox serves many submissions in turn. The host zygote keeps only CAP_SETUID and
 CAP_SETGID and never runs student code. For each submission it forks a tenant that switches for
 good to that submission's own uid, confines itself, imports the task files from
@@ -40,8 +40,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-import protocol  # noqa: E402  (standalone import: this file runs as a script)
+import kernel  # noqa: E402  (standalone imports: this file runs as a script)
+import protocol  # noqa: E402
 from confine import confine  # noqa: E402
+from spec import HOST, Limits, NotebookJob, SessionSetup, ZygoteSpec  # noqa: E402
 
 PACKAGE = "course_lib"
 GIVEN_PRELOAD = ("solver", "gradcheck")
@@ -97,8 +99,13 @@ class Session:
     def handle(self, request: dict[str, Any], value: Any) -> Any:
         op = request.get("op")
         if op == "setup":
-            install_stand_ins(self, value)
+            install_stand_ins(self, SessionSetup.from_wire(value))
             return None
+        if op == "notebook":  # the executed notebook travels as bytes (a uint8 tensor)
+            import torch
+
+            executed, problem = kernel.execute(NotebookJob.from_wire(value))
+            return torch.frombuffer(bytearray(executed), dtype=torch.uint8), problem
         if op == "seed":
             import torch
 
@@ -213,22 +220,12 @@ def flush_output() -> None:
             stream.flush()
 
 
-def install_stand_ins(session: Session, spec: dict[str, Any]) -> None:
-    """Install stand-ins before the student's modules are imported.
-
-    ``spec["proxies"]``: {module: [qualified names]} — the module is replaced by one whose
-    functions forward to the parent's reference implementation.
-    ``spec["patches"]``: {module: ["Class.method", ...]} — after the student's module is
-    imported, each named class in it is replaced by one whose methods forward to the reference
-    (so ``Linear_ReLU`` is graded on top of the reference ``Linear`` and ``ReLU``).
-    ``spec["recorders"]``: ["module.Class"] — the class is replaced by one that only records
-    its constructor arguments (``args``, ``kwargs``) and has empty ``params``.
-    ``spec["lib"]``: a folder holding another ``course_lib`` whose task modules this session
-    imports (unsandboxed runs only: lets one warm zygote serve many submissions).
-    """
-    if "lib" in spec:
-        importlib.import_module(PACKAGE).__path__ = [os.path.join(spec["lib"], PACKAGE)]
-    for module, names in spec.get("proxies", {}).items():
+def install_stand_ins(session: Session, setup: SessionSetup) -> None:
+    """Install the stand-ins of ``setup`` (see :class:`spec.SessionSetup`) before the student's
+    modules are imported."""
+    if setup.lib is not None:
+        importlib.import_module(PACKAGE).__path__ = [os.path.join(setup.lib, PACKAGE)]
+    for module, names in setup.proxies.items():
         proxy = types.ModuleType(f"{PACKAGE}.{module}")
         for name in names:
             owner_name, _, method = name.rpartition(".")
@@ -240,10 +237,10 @@ def install_stand_ins(session: Session, spec: dict[str, Any]) -> None:
                 setattr(proxy, name, function)
         sys.modules[proxy.__name__] = proxy
         setattr(sys.modules[PACKAGE], module, proxy)
-    for qualified in spec.get("recorders", []):
+    for qualified in setup.recorders:
         module, _, name = qualified.rpartition(".")
         setattr(importlib.import_module(f"{PACKAGE}.{module}"), name, type(name, (Recorder,), {}))
-    for module, names in spec.get("patches", {}).items():
+    for module, names in setup.patches.items():
         loaded = importlib.import_module(f"{PACKAGE}.{module}")
         for owner_name in {name.partition(".")[0] for name in names}:
             methods = [name.partition(".")[2] for name in names if name.partition(".")[0] == owner_name]
@@ -305,8 +302,9 @@ def run_session(control: socket.socket, reap: bool = False) -> bool:
     return True
 
 
-def warm_up() -> None:
-    """Import torch and the given modules, so every fork starts warm."""
+def warm_up(preload: tuple[str, ...]) -> None:
+    """Import torch, the given modules and ``preload``, so every fork starts warm (a module of
+    ``preload`` that is not installed is skipped: what needs it fails visibly later)."""
     sys.dont_write_bytecode = True
     import torch
 
@@ -314,10 +312,13 @@ def warm_up() -> None:
     importlib.import_module(PACKAGE)
     for module in GIVEN_PRELOAD:
         importlib.import_module(f"{PACKAGE}.{module}")
+    for module in preload:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
 
 
 # -- host mode --------------------------------------------------------------------------------
-def serve_tenants(control: socket.socket, limits: str) -> None:
+def serve_tenants(control: socket.socket, limits: Limits) -> None:
     """The host zygote's loop: ``tenant <uid>`` (with the tenant's control socket) starts one;
     ``end`` removes it and answers ``clean`` or ``dirty``. Returns when the grader hangs up."""
     tenant: tuple[int, int] | None = None  # (pid, uid)
@@ -346,14 +347,14 @@ def serve_tenants(control: socket.socket, limits: str) -> None:
             return  # not a message the grader sends: stop (the grader restarts the sandbox)
 
 
-def start_tenant(control: socket.socket, tenant_fd: int, uid: int, limits: str) -> int:
+def start_tenant(control: socket.socket, tenant_fd: int, uid: int, limits: Limits) -> int:
     """Fork the tenant: the zygote of one submission's sessions, running as ``uid``."""
     pid = os.fork()
     if pid:
         return pid
     try:
         control.close()
-        confine(limits, str(uid))  # irrevocable: no capabilities from here on
+        confine(limits, uid)  # irrevocable: no capabilities from here on
         os.umask(0o077)
         home = os.path.join(SCRATCH, f"tenant-{uid}")
         os.mkdir(home, 0o700)
@@ -511,20 +512,18 @@ def force_remove(path: str) -> None:
 
 
 def main() -> None:
-    lib_dir, control_fd, limits, uid = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    mode = sys.argv[5] if len(sys.argv) > 5 else ""
-    sys.path.insert(0, lib_dir)
-    control = socket.socket(fileno=control_fd)
-    if mode == "host":  # stays privileged (CAP_SETUID/SETGID only); tenants confine themselves
-        warm_up()
+    zygote = ZygoteSpec.from_json(sys.argv[1])
+    sys.path.insert(0, zygote.lib_dir)
+    control = socket.socket(fileno=zygote.control_fd)
+    if zygote.mode == HOST:  # stays privileged (CAP_SETUID/SETGID only); tenants confine themselves
+        warm_up(zygote.preload)
         control.sendall(b"ready\n")
-        serve_tenants(control, limits)
+        serve_tenants(control, zygote.limits)
         return
-    confine(limits, uid)
-    warm_up()
+    confine(zygote.limits, zygote.uid)
+    warm_up(zygote.preload)
     control.sendall(b"ready\n")
-    reap = mode == "own-pid-namespace"  # bwrap --unshare-pid: kill(-1) reaches only this sandbox
-    while run_session(control, reap):
+    while run_session(control, reap=zygote.own_pid_namespace):
         pass
 
 

@@ -1,8 +1,7 @@
 """Irrevocably confine the current process: unprivileged uid, hard rlimits, a session keyring of
 its own and no kernel key system calls. Standard library only.
 
-Imported by the scripts that run inside the sandbox (child.py, run_notebook.py) before they load
-any student code.
+Imported by the script that runs inside the sandbox (child.py) before it loads any student code.
 
 Kernel keys are state that outlives processes and is shared across uids (a named keyring that
 grants "other" search can be joined by any uid; a uid's persistent keyring lives for days; the
@@ -16,10 +15,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import json
 import os
 import resource
 import struct
+from typing import Any
 
 #: Per machine: (AUDIT_ARCH_* of its native system calls, {name: number}).
 KEY_SYSCALLS = {
@@ -36,31 +35,30 @@ BPF_LD_W_ABS, BPF_JEQ_K, BPF_JGE_K, BPF_RET_K = 0x20, 0x15, 0x35, 0x06
 SECCOMP_DATA_NR, SECCOMP_DATA_ARCH = 0, 4
 
 
-def confine(limits_json: str, uid: str) -> None:
-    """Switch to ``uid`` (when non-empty; needs CAP_SETUID), take kernel keys away
+def confine(limits: Any, uid: int | None) -> None:
+    """Switch to ``uid`` (unless None; needs CAP_SETUID), take kernel keys away
     (:func:`isolate_keys`) and set soft = hard rlimits.
 
     Also volunteers this process and its descendants as the kernel OOM killer's first victims:
     rlimits bound each process, not a whole sandbox (up to ``processes`` x ``address_space``), so
     if a sandbox ever exhausts the host's memory, it and not the grader is what gets killed.
     """
-    limits = json.loads(limits_json)
     try:
         with open("/proc/self/oom_score_adj", "w") as handle:
             handle.write("1000")
     except OSError:  # no /proc (or an older kernel): the rlimits below still apply
         pass
-    if uid:
+    if uid is not None:
         os.setgroups([])
-        os.setgid(int(uid))
-        os.setuid(int(uid))
-    isolate_keys(required=bool(uid))
+        os.setgid(uid)
+        os.setuid(uid)
+    isolate_keys(required=uid is not None)
     for name, value in (
-        ("RLIMIT_CPU", limits["cpu_seconds"]),
-        ("RLIMIT_AS", limits["address_space_bytes"]),
-        ("RLIMIT_NPROC", limits["processes"]),
-        ("RLIMIT_FSIZE", limits["file_size_bytes"]),
-        ("RLIMIT_NOFILE", limits["open_files"]),
+        ("RLIMIT_CPU", limits.cpu_seconds),
+        ("RLIMIT_AS", limits.address_space_bytes),
+        ("RLIMIT_NPROC", limits.processes),
+        ("RLIMIT_FSIZE", limits.file_size_bytes),
+        ("RLIMIT_NOFILE", limits.open_files),
         ("RLIMIT_CORE", 0),
         ("RLIMIT_MSGQUEUE", 0),  # no POSIX message queues: they could outlive the process
     ):

@@ -13,25 +13,25 @@ Every uid serves one tenant. Anything unexpected (no report, ``dirty``, a dead z
 whole sandbox; the next submission starts a fresh one.
 
 Only root can switch uids, so warm mode needs root; otherwise every submission gets its own
-sandbox (:class:`grader.sandbox.session.Sandbox` falls back by itself).
+sandbox (:func:`grader.sandbox.isolation.resolve` decides).
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
+import logging
 import multiprocessing.util
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 from pathlib import Path
 
-from grader.sandbox import launch
+from grader.sandbox import course, launch, spec
+
+log = logging.getLogger(__name__)
 
 #: Inside the sandbox: where tenants' task files appear (see child.INBOX).
 SANDBOX_INBOX = "/sandbox/inbox"
@@ -51,8 +51,8 @@ class HostFailed(RuntimeError):
 class SandboxHost:
     """A long-lived bubblewrap sandbox whose zygote forks one tenant per submission."""
 
-    def __init__(self, limits: launch.Limits) -> None:
-        self.limits = limits
+    def __init__(self, limits: spec.Limits, preload: tuple[str, ...] = ()) -> None:
+        self.limits, self.preload = limits, preload
         self.process: subprocess.Popen[bytes] | None = None
         self.control: socket.socket | None = None
         self.folder: tempfile.TemporaryDirectory[str] | None = None
@@ -69,37 +69,24 @@ class SandboxHost:
         inbox, base = root / "inbox", root / "lib"
         inbox.mkdir(mode=0o711)
         inbox.chmod(0o711)  # tenants may enter, not list: each opens only its own folder
-        _assemble_base(base)
+        course.assemble_lib(None, base)
         parent_end, child_end = socket.socketpair()
-        prefix = launch.bwrap_prefix(
-            [launch.Mount(base, launch.SANDBOX_LIB), launch.Mount(inbox, SANDBOX_INBOX)],
-            scratch_bytes=self.limits.scratch_bytes,
+        zygote = spec.ZygoteSpec(
+            launch.SANDBOX_LIB, child_end.fileno(), self.limits, mode=spec.HOST, preload=self.preload
         )
-        command = [
-            *prefix,
-            sys.executable,
-            "-I",
-            f"{launch.SANDBOX_RUNNER}/child.py",
-            launch.SANDBOX_LIB,
-            str(child_end.fileno()),
-            self.limits.as_json(),
-            "",
-            "host",
-        ]
+        mounts = [launch.Mount(base, launch.SANDBOX_LIB), launch.Mount(inbox, SANDBOX_INBOX)]
+        command = launch.zygote_command(zygote, mounts, self.limits.scratch_bytes)
         self.process = launch.spawn_zygote(command, child_end.fileno(), root)
         child_end.close()
         self.control = parent_end
-        if self._receive(START_TIMEOUT) != b"ready\n":
+        if not launch.await_ready(self.control, START_TIMEOUT):
             error = launch.stderr_tail(root) or "no output"
             self.kill()
             raise HostFailed(f"the sandbox host did not start: {error}")
 
     def kill(self) -> None:
         """Kill the whole sandbox (every tenant with it) and delete its folders."""
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        launch.kill_group(self.process)
         self.process = None
         if self.control is not None:
             self.control.close()
@@ -121,11 +108,7 @@ class SandboxHost:
             self.start()
         assert self.control is not None and self.folder is not None
         inbox = Path(self.folder.name) / "inbox" / str(uid)
-        shutil.copytree(lib_dir / "course_lib", inbox / "course_lib")
-        for path in [inbox, *inbox.rglob("*")]:
-            os.chown(path, uid, uid, follow_symlinks=False)
-            path.chmod(0o500 if path.is_dir() else 0o400)
-        inbox.chmod(0o500)
+        course.hand_over(lib_dir, inbox, uid)
         tenant, child_end = socket.socketpair()
         try:
             socket.send_fds(self.control, [f"tenant {uid}".encode()], [child_end.fileno()])
@@ -135,12 +118,7 @@ class SandboxHost:
         finally:
             child_end.close()
         self.tenant_uid = uid
-        tenant.settimeout(TENANT_TIMEOUT)
-        try:
-            ready = tenant.recv(6)
-        except OSError:
-            ready = b""
-        if ready != b"ready\n":
+        if not launch.await_ready(tenant, TENANT_TIMEOUT):
             tenant.close()
             self.kill()
             raise HostFailed("the submission's process did not start in the sandbox host")
@@ -159,9 +137,8 @@ class SandboxHost:
             clean = False
         shutil.rmtree(Path(self.folder.name) / "inbox" / str(uid), ignore_errors=True)
         if not clean:
-            print(
-                "grader: a submission left traces the sandbox host could not remove; starting a fresh sandbox",
-                file=sys.stderr,
+            log.warning(
+                "a submission left traces the sandbox host could not remove; starting a fresh sandbox"
             )
             self.kill()
 
@@ -186,36 +163,19 @@ def tenant_uid(grader_pid: int, number: int) -> int:
     return TENANT_UID_BASE + (grader_pid * UIDS_PER_PROCESS + number % UIDS_PER_PROCESS) % UID_SPAN
 
 
-def _assemble_base(base: Path) -> None:
-    """The host zygote's ``course_lib``: the given modules only (tenants bring their tasks)."""
-    from grader import paths
-
-    package = base / "course_lib"
-    package.mkdir(parents=True)
-    for module in paths.GIVEN_MODULES:
-        shutil.copyfile(paths.COURSE_LIB / f"{module}.py", package / f"{module}.py")
-    for path in [base, package, *package.iterdir()]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-
-
 _hosts: dict[int, SandboxHost] = {}
 
 
-def shared_host(limits: launch.Limits) -> SandboxHost:
-    """This thread's host, with ``limits`` (started on first use, replaced when the limits
-    change, killed at exit). Per thread: an executor that grades several submissions at once in
-    one process (Dask threads) gets a sandbox for each."""
+def shared_host(limits: spec.Limits, preload: tuple[str, ...] = ()) -> SandboxHost:
+    """This thread's host, with ``limits`` and ``preload`` (started on first use, replaced when
+    they change, killed at exit). Per thread: an executor that grades several submissions at once
+    in one process (Dask threads) gets a sandbox for each."""
     host = _hosts.get(threading.get_ident())
-    if host is None or host.limits != limits:
+    if host is None or (host.limits, host.preload) != (limits, preload):
         if host is not None:
             host.kill()
-        host = _hosts[threading.get_ident()] = SandboxHost(limits)
+        host = _hosts[threading.get_ident()] = SandboxHost(limits, preload)
     return host
-
-
-def warm_available(policy: launch.SandboxPolicy) -> bool:
-    """Warm mode needs bubblewrap and root (to give each tenant its own uid)."""
-    return policy.use_bwrap and policy.warm and launch.bwrap_path() is not None and os.geteuid() == 0
 
 
 def _kill_hosts() -> None:

@@ -10,16 +10,19 @@ rlimits on CPU time, address space, processes, file size and open files.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
+import signal
 import site
+import socket
 import stat
 import subprocess
 import sys
 import sysconfig
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from grader.sandbox.spec import Limits, ZygoteSpec
 
 RUNNER_DIR = Path(__file__).resolve().parent
 SANDBOX_LIB = "/sandbox/lib"
@@ -27,32 +30,21 @@ SANDBOX_RUNNER = "/sandbox/runner"
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Resource limits applied to the child before any student code runs."""
-
-    cpu_seconds: int = 120
-    address_space_bytes: int = 6 * 1024**3
-    processes: int = 64
-    file_size_bytes: int = 64 * 1024**2
-    open_files: int = 256
-    #: Size of every writable file system inside the sandbox (/tmp, the notebook's folder). They
-    #: are tmpfs: memory that RLIMIT_AS does not count, or (unbounded) the host's disk.
-    scratch_bytes: int = 512 * 1024**2
-
-    def as_json(self) -> str:
-        return json.dumps(asdict(self))
-
-
-@dataclass(frozen=True)
 class SandboxPolicy:
-    """What isolation to ask for. ``require`` refuses to run without bubblewrap."""
+    """What isolation to ask for; :func:`grader.sandbox.isolation.resolve` says what runs.
+
+    ``use_bwrap=False`` asks for no sandbox (rlimits only). With ``use_bwrap`` and no usable
+    bubblewrap, grading refuses to start unless ``allow_unsandboxed``."""
 
     use_bwrap: bool = True
-    require: bool = False
+    allow_unsandboxed: bool = False
     limits: Limits = field(default_factory=Limits)
     #: Grade submissions in turn in one long-lived sandbox per grading process, each under its
     #: own uid (:mod:`grader.sandbox.host`; root only), instead of one new sandbox each.
     warm: bool = True
+    #: Modules the sandbox host imports once besides torch and the given modules (bubblewrap-host
+    #: only), e.g. :data:`grader.sandbox.spec.NOTEBOOK_PRELOAD` when it will execute notebooks.
+    preload: tuple[str, ...] = ()
 
 
 class SandboxUnavailable(RuntimeError):
@@ -177,37 +169,13 @@ def bwrap_prefix(
     return argv
 
 
-def bwrap_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
-    """The full command line that starts the child zygote inside bubblewrap."""
-    argv = bwrap_prefix([Mount(lib_dir, SANDBOX_LIB)], scratch_bytes=limits.scratch_bytes)
-    script = f"{SANDBOX_RUNNER}/child.py"
-    return [
-        *argv,
-        sys.executable,
-        "-I",
-        script,
-        SANDBOX_LIB,
-        str(control_fd),
-        limits.as_json(),
-        str(sandbox_uid() or ""),
-        "own-pid-namespace",  # bwrap --unshare-pid: the zygote may kill(-1) a session's leftovers
-    ]
-
-
-def local_command(lib_dir: Path, control_fd: int, limits: Limits) -> list[str]:
-    """The weaker fallback: a plain child process with the same rlimits and a private cwd,
-    under an unprivileged uid when possible (:func:`local_uid`; files only the grader may read,
-    such as the reference and hidden checks, must then be closed to others: see
-    ``grader gradescope``)."""
-    return [
-        sys.executable,
-        "-I",
-        str(RUNNER_DIR / "child.py"),
-        str(lib_dir),
-        str(control_fd),
-        limits.as_json(),
-        str(local_uid() or ""),
-    ]
+def zygote_command(spec: ZygoteSpec, mounts: list[Mount] | None, scratch_bytes: int) -> list[str]:
+    """The command that starts ``child.py`` with ``spec``: inside bubblewrap with ``mounts``
+    (``spec`` names paths as the sandbox sees them), or, ``mounts`` None, as a plain process."""
+    if mounts is None:
+        return [sys.executable, "-I", str(RUNNER_DIR / "child.py"), spec.to_json()]
+    prefix = bwrap_prefix(mounts, scratch_bytes=scratch_bytes)
+    return [*prefix, sys.executable, "-I", f"{SANDBOX_RUNNER}/child.py", spec.to_json()]
 
 
 def _open_to_others(path: Path) -> bool:
@@ -271,3 +239,20 @@ def stderr_tail(folder: Path) -> str:
     with contextlib.suppress(OSError):
         return (folder / "stderr").read_bytes()[-2000:].decode(errors="replace").strip()
     return ""
+
+
+def await_ready(sock: socket.socket, timeout: float) -> bool:
+    """The process at the other end of ``sock`` said ``ready`` within ``timeout`` seconds."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(6) == b"ready\n"
+    except OSError:
+        return False
+
+
+def kill_group(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL ``process`` (started in a session of its own) and every process of that session."""
+    if process is not None and process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

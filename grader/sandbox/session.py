@@ -1,7 +1,9 @@
 """The grader's side of the channel to a child running student code.
 
-A :class:`Sandbox` is one zygote process for one submission (its own bubblewrap sandbox, or a
-tenant of this process's long-lived :mod:`host`); each :class:`Session` is a fresh fork of it.
+A :class:`Sandbox` is one zygote process for one submission (a tenant of this process's
+long-lived :mod:`host`, its own bubblewrap sandbox, or a plain child process: its ``isolation``,
+decided once by :func:`grader.sandbox.isolation.resolve`); each :class:`Session` is a fresh fork
+of it.
 Every wait has a deadline; the child's stdout/stderr is drained and bounded; a child that dies,
 hangs or sends malformed data raises :class:`ChildDied` and the caller moves on to a fresh
 session. Values coming back are decoded by :mod:`protocol`, so they can only be plain
@@ -10,10 +12,8 @@ data (exact tensors, numbers, strings, tuples, lists, dicts) or opaque :class:`H
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
-import signal
 import socket
 import subprocess
 import tempfile
@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from grader.sandbox import host, launch, protocol
+from grader.sandbox.isolation import Isolation, resolve
 from grader.sandbox.protocol import Handle
 from grader.sandbox.redact import redact
+from grader.sandbox.spec import SessionSetup, ZygoteSpec
 
-#: Bytes of a session's stdout/stderr kept for feedback; the rest is counted and dropped.
-OUTPUT_KEPT = 32 * 1024
+#: Bytes at the end of a session's stdout/stderr kept to explain a crash (:meth:`Session.last_line`).
+OUTPUT_TAIL = 4096
 START_TIMEOUT = 60.0
 DEFAULT_CALL_TIMEOUT = 10.0
 #: Longest exception type name, message and traceback (its end) kept from the student's code:
@@ -80,50 +82,47 @@ class Sandbox:
 
     def __init__(self, lib_dir: Path, policy: launch.SandboxPolicy, reference: Reference | None = None):
         self.lib_dir, self.policy, self.reference = lib_dir, policy, reference
+        #: What runs this submission's code; raises SandboxUnavailable when the policy forbids it.
+        self.isolation: Isolation = resolve(policy)
         self.process: subprocess.Popen[bytes] | None = None
-        #: The long-lived sandbox this submission is a tenant of (warm mode), or None.
+        #: The long-lived sandbox this submission is a tenant of (bubblewrap-host), or None.
         self.host: host.SandboxHost | None = None
         self.tenant_uid: int | None = None
         self.control: socket.socket | None = None
         self.scratch: tempfile.TemporaryDirectory[str] | None = None
-        self.sandboxed = False
-        #: time.monotonic() after which no call may run (a per-submission budget), or None.
-        self.deadline: float | None = None
 
     def start(self) -> None:
-        use_bwrap = self.policy.use_bwrap and launch.bwrap_path() is not None
-        if self.policy.require and not use_bwrap:
-            raise launch.SandboxUnavailable(
-                "bubblewrap (bwrap) is required (--require-sandbox) but not installed"
-            )
-        if host.warm_available(self.policy):
-            self.host = host.shared_host(self.policy.limits)
+        if self.isolation is Isolation.BWRAP_HOST:
+            self.host = host.shared_host(self.policy.limits, self.policy.preload)
             try:
                 self.control, self.tenant_uid = self.host.admit(self.lib_dir)
             except host.HostFailed as error:
                 raise ChildDied(str(error)) from None
-            self.sandboxed = True
             return
         if self.scratch is not None:  # a restart: the dead zygote's folder goes
             self.scratch.cleanup()
         self.scratch = tempfile.TemporaryDirectory(prefix="grader-child-")
         parent_end, child_end = socket.socketpair()
-        if use_bwrap:
-            command = launch.bwrap_command(self.lib_dir, child_end.fileno(), self.policy.limits)
-        else:
-            command = launch.local_command(self.lib_dir, child_end.fileno(), self.policy.limits)
+        command = self._command(child_end.fileno())
         self.process = launch.spawn_zygote(command, child_end.fileno(), Path(self.scratch.name))
         child_end.close()
-        self.control, self.sandboxed = parent_end, use_bwrap
-        self.control.settimeout(START_TIMEOUT)
-        try:
-            ready = self.control.recv(6)
-        except OSError:
-            ready = b""
-        if ready != b"ready\n":
+        self.control = parent_end
+        if not launch.await_ready(self.control, START_TIMEOUT):
             error = self._stderr_tail()
             self.kill()
             raise ChildDied(f"the grading process did not start: {error or 'no output'}")
+
+    def _command(self, control_fd: int) -> list[str]:
+        """The zygote's command line: a bubblewrap sandbox of its own, or a plain process."""
+        limits = self.policy.limits
+        if self.isolation is Isolation.BWRAP_PER_SUBMISSION:
+            zygote = ZygoteSpec(
+                launch.SANDBOX_LIB, control_fd, limits, uid=launch.sandbox_uid(), own_pid_namespace=True
+            )
+            mounts = [launch.Mount(self.lib_dir, launch.SANDBOX_LIB)]
+            return launch.zygote_command(zygote, mounts, limits.scratch_bytes)
+        zygote = ZygoteSpec(str(self.lib_dir), control_fd, limits, uid=launch.local_uid())
+        return launch.zygote_command(zygote, None, limits.scratch_bytes)
 
     def _stderr_tail(self) -> str:
         return launch.stderr_tail(Path(self.scratch.name)) if self.scratch is not None else ""
@@ -133,8 +132,16 @@ class Sandbox:
             return self.control is not None and self.host.tenant_uid == self.tenant_uid and self.host.alive()
         return self.process is not None and self.process.poll() is None
 
-    def session(self, setup: dict[str, Any] | None = None, timeout: float = DEFAULT_CALL_TIMEOUT) -> Session:
-        """A fresh child forked from the zygote, with stand-ins from ``setup`` installed."""
+    def session(
+        self,
+        setup: SessionSetup | None = None,
+        timeout: float = DEFAULT_CALL_TIMEOUT,
+        deadline: float | None = None,
+    ) -> Session:
+        """A fresh child forked from the zygote, with the stand-ins of ``setup`` installed.
+
+        ``timeout``: seconds per call; ``deadline``: time.monotonic() after which no call of the
+        session may run (a per-submission budget), or None."""
         if not self.alive():
             self.kill()
             self.start()
@@ -149,12 +156,12 @@ class Sandbox:
         finally:
             child_end.close()
             os.close(output_write)
-        session = Session(self, session_end, output_read, timeout)
-        if setup:
-            allowed = _allowed_callbacks(setup)
+        session = Session(self, session_end, output_read, timeout, deadline)
+        if setup is not None:
+            allowed = setup.callback_targets()
             if allowed and self.reference is not None:
                 self.reference.prepare()
-            session.request({"op": "setup"}, setup, allowed=allowed)
+            session.request({"op": "setup"}, setup.to_wire(), allowed=allowed)
         return session
 
     def kill(self) -> None:
@@ -167,10 +174,7 @@ class Sandbox:
                 self.host.dismiss(self.tenant_uid)
             self.host, self.tenant_uid = None, None
             return
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        launch.kill_group(self.process)
         if self.control is not None:
             self.control.close()
             self.control = None
@@ -199,22 +203,20 @@ class Sandbox:
         return int.from_bytes(data, "big", signed=True) if len(data) == 4 else None
 
 
-def _allowed_callbacks(setup: dict[str, Any]) -> frozenset[str]:
-    """Reference functions the session may call back: exactly those its stand-ins forward to."""
-    stand_ins = [*setup.get("proxies", {}).items(), *setup.get("patches", {}).items()]
-    return frozenset(f"{module}.{name}" for module, names in stand_ins for name in names)
-
-
 class Session:
     """One forked child. Calls block until the child answers, dies, or the deadline passes."""
 
-    def __init__(self, sandbox: Sandbox, sock: socket.socket, output_fd: int, timeout: float):
+    def __init__(
+        self, sandbox: Sandbox, sock: socket.socket, output_fd: int, timeout: float, deadline: float | None
+    ):
         self.sandbox, self.sock, self.output_fd, self.timeout = sandbox, sock, output_fd, timeout
+        #: time.monotonic() after which no call may run, or None.
+        self.deadline = deadline
         self.sock.setblocking(False)
         os.set_blocking(output_fd, False)
         self.buffer = bytearray()
-        self.output = bytearray()
-        self.output_bytes = 0
+        #: The end of the session's stdout/stderr (the student's: untrusted text).
+        self.output_tail = bytearray()
         self.allowed: frozenset[str] = frozenset()
         #: Seconds spent decoding the last frame received.
         self.decode_seconds = 0.0
@@ -268,11 +270,10 @@ class Session:
     def set(self, obj: Handle, attr: str, value: Any) -> None:
         self.request({"op": "set", "handle": obj.id, "attr": attr, "what": f"{obj.type}.{attr}"}, value)
 
-    def output_text(self) -> str:
-        text = self.output.decode(errors="replace")
-        if self.output_bytes > len(self.output):
-            text += f"\n[... {self.output_bytes - len(self.output)} more bytes of output dropped]"
-        return text
+    def last_line(self) -> str:
+        """The last non-empty line the session wrote to stdout/stderr (the student's text)."""
+        lines = self.output_tail.decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else ""
 
     def close(self) -> int | None:
         """End the session; returns the child's exit code when the zygote reports it."""
@@ -312,8 +313,8 @@ class Session:
         allowed_time = timeout or self.timeout
         deadline = time.monotonic() + allowed_time
         self.expired = f"timed out after {allowed_time:g} s during {what}"
-        if self.sandbox.deadline is not None and self.sandbox.deadline < deadline:
-            deadline = self.sandbox.deadline
+        if self.deadline is not None and self.deadline < deadline:
+            deadline = self.deadline
             self.expired = f"the submission's grading time budget ran out during {what}"
         self._send(protocol.frame_bytes(message, value), deadline, what)
         if allowed is not None:
@@ -435,10 +436,7 @@ class Session:
             if not chunk:
                 return
             budget -= len(chunk)
-            self.output_bytes += len(chunk)
-            room = OUTPUT_KEPT - len(self.output)
-            if room > 0:
-                self.output += chunk[:room]
+            self.output_tail = (self.output_tail + chunk)[-OUTPUT_TAIL:]
 
 
 def _is_call(value: Any) -> bool:

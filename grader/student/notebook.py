@@ -17,8 +17,9 @@ from pathlib import Path
 
 from grader import paths, render
 from grader.checks import registry
-from grader.checks.engine import CheckRunner, assemble_lib
+from grader.checks.engine import CheckRunner
 from grader.checks.reference import ReferenceStore, load_reference
+from grader.sandbox.course import assemble_lib
 from grader.sandbox.launch import SandboxPolicy
 from grader.student.workspace import assignment_of_folder
 
