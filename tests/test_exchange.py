@@ -34,6 +34,7 @@ from notebook_support import stub_source
 from grader import paths
 from grader.checks.registry import load_checks, task_points
 from grader.release.stubs import BEGIN, END
+from tests.servers import stop
 
 RECIPE = paths.REPO / "deploy" / "jupyterhub"
 COURSE, INSTRUCTOR, STUDENTS = "dlexch", "exteacher", ("exalice", "exbob")
@@ -253,11 +254,7 @@ def student_lab(course: Course, tmp_path: Path) -> Iterator[str]:
             raise AssertionError("JupyterLab did not answer: " + (tmp_path / "lab.log").read_text(errors="replace"))
         yield f"{url}/lab?token={token}"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server, timeout=20)
         log.close()
 
 

@@ -32,6 +32,7 @@ from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.roster import read_roster
 from grader.demo import ASSIGNMENT, _student_files, _zip, write_roster
 from grader.sandbox.launch import SandboxPolicy, bwrap_path
+from tests.servers import stop
 
 CHROMIUM = Path("/usr/bin/chromium")
 COMMENT = "Clear argument; say what the gradient is once the margin is met."
@@ -102,8 +103,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, P
         shots.mkdir()
         yield f"{base}/lab?token={token}", course, shots
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
         log.close()
 
 

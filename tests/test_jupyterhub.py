@@ -20,6 +20,7 @@ import open_python
 import pytest
 
 from grader import paths
+from tests.servers import stop
 
 RECIPE = paths.REPO / "deploy" / "jupyterhub"
 COURSE, STUDENT, INSTRUCTOR = "dlsmoke", "hubstudent", "hubteacher"
@@ -119,11 +120,7 @@ def hub(course: dict[str, str]) -> Iterator[tuple[str, str]]:
         _wait(lambda: _api(f"{url}/hub/api/", token)[0] == 200, 90, "the hub to answer")
         yield url, token
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
         print((state / "hub.log").read_text(errors="replace")[-3000:])
 
