@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import statistics
 import time
 from collections.abc import Callable
@@ -16,3 +17,23 @@ def interleaved_medians(candidates: dict[str, Callable[[], None]], repeats: int)
             run()
             samples[name].append(time.perf_counter() - start)
     return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def keep_freed_memory() -> bool:
+    """Stop glibc's malloc from handing freed heap memory back to the kernel during a benchmark.
+
+    By default glibc trims the top of the heap, and serves blocks of a few hundred KiB with fresh
+    ``mmap`` calls, whenever enough memory is free; the next allocations then page-fault it back in,
+    one 4 KiB page at a time. A training step frees and allocates its activations every iteration,
+    so which of two implementations sharing a process pays for those faults (measured: 0 to ~480
+    minor faults per iteration, each side in turn) depends on the other one's last allocations, not
+    on its own code. Fixed thresholds keep every freed block in the heap for reuse, for both sides.
+    Returns False (and changes nothing) where the C library is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's <malloc.h>
+    return bool(mallopt(m_trim_threshold, 1 << 30)) and bool(mallopt(m_mmap_threshold, 1 << 26))

@@ -1,9 +1,10 @@
 """Training step: reference FullyConnectedNet + Solver (Adam) vs torch.nn + torch.optim.Adam.
 
 Both train the same architecture on the same float32 data with the same per-epoch permutation
-minibatches; the ratio is project time / torch time per iteration (target <= 1.0). Cases: no
-dropout, dropout 0.5, and batchnorm / layernorm in every hidden layer (``torch.nn.BatchNorm1d`` /
-``torch.nn.LayerNorm`` between each Linear and its ReLU on the torch side).
+minibatches, in one process whose allocator keeps freed memory (``keep_freed_memory``); the ratio
+is project time / torch time per iteration (target <= 1.0). Cases: no dropout, dropout 0.5, and
+batchnorm / layernorm in every hidden layer (``torch.nn.BatchNorm1d`` / ``torch.nn.LayerNorm``
+between each Linear and its ReLU on the torch side).
 
     python -m bench.train_step            # full measurement
     python -m bench.train_step --quick    # smoke mode (CI)
@@ -17,7 +18,7 @@ import itertools
 import torch
 from torch import nn
 
-from bench.common import interleaved_medians
+from bench.common import interleaved_medians, keep_freed_memory
 from grader.checks.reference import ReferenceLib
 
 SHAPES = {"cifar": (3072, [512, 512]), "digits": (64, [512, 512])}
@@ -86,13 +87,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument(
+        "--default-allocator", action="store_true", help="leave glibc's malloc thresholds alone"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    steady = not args.default_allocator and keep_freed_memory()
     examples, repeats = (BATCH * 4, 3) if args.quick else (BATCH * 32, 11)
     iters = examples // BATCH
     ref = ReferenceLib()
     print(
-        f"torch {torch.__version__}, {args.threads} thread(s), batch {BATCH}, float32, epochs of {iters} iterations, median of {repeats}"
+        f"torch {torch.__version__}, {args.threads} thread(s), batch {BATCH}, float32, epochs of {iters} iterations, "
+        f"median of {repeats}, freed heap memory {'kept (glibc thresholds fixed)' if steady else 'returned (default)'}"
     )
     for shape, (dim, hidden) in SHAPES.items():
         for dropout, normalization in CASES:

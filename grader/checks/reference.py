@@ -107,7 +107,9 @@ def _unflatten(prefix: str, spec: dict[str, Any], arrays: Any) -> Any:
 
 
 #: How closely a value recomputed here must match the one stored on another machine, by dtype:
-#: (relative tolerance, tolerance relative to the largest magnitude in the same tensor).
+#: (relative tolerance, tolerance relative to the largest magnitude in the same stored value: a
+#: gradient that cancels to about 0, such as a bias's in front of batchnorm, is rounding noise of
+#: the size of the other tensors it was computed with).
 #: Float kernels differ between CPUs in the last bits (vector width, FMA, summation order), so
 #: floating-point values are never compared bit for bit; the bounds are a few float32 ulps
 #: (eps 1.2e-7) and a few thousand float64 ulps (eps 2.2e-16), at least 10x tighter than any
@@ -123,7 +125,19 @@ REPRODUCE_TOLERANCE: dict[torch.dtype, tuple[float, float]] = {
 FLOAT_TOLERANCE = REPRODUCE_TOLERANCE[torch.float32]
 
 
-def _close(fresh: torch.Tensor, stored: torch.Tensor) -> bool:
+def _largest_magnitude(value: Any) -> float:
+    """The largest finite magnitude among the floating-point tensors of a stored value."""
+    if isinstance(value, torch.Tensor):
+        finite = value[torch.isfinite(value)] if value.is_floating_point() else value[:0]
+        return float(finite.abs().max()) if finite.numel() else 0.0
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, tuple | list):
+        return max((_largest_magnitude(item) for item in value), default=0.0)
+    return 0.0
+
+
+def _close(fresh: torch.Tensor, stored: torch.Tensor, scale: float) -> bool:
     rtol, scale_tol = REPRODUCE_TOLERANCE.get(stored.dtype, (0.0, 0.0))
     if rtol == 0.0:
         return bool(torch.equal(fresh, stored))
@@ -134,27 +148,31 @@ def _close(fresh: torch.Tensor, stored: torch.Tensor) -> bool:
     if not torch.equal(a[~finite].nan_to_num(nan=0.0), b[~finite].nan_to_num(nan=0.0)):
         return False  # NaN, +inf and -inf each where the stored value has one
     a, b = a[finite], b[finite]
-    scale = float(b.abs().max()) if b.numel() else 0.0
     return bool(((a - b).abs() <= rtol * b.abs() + scale_tol * scale).all())
 
 
-def values_equal(fresh: Any, stored: Any) -> bool:
+def values_equal(fresh: Any, stored: Any, scale: float | None = None) -> bool:
     """``fresh`` reproduces ``stored``: same structure, types, shapes and dtypes; values equal
-    up to :data:`REPRODUCE_TOLERANCE` (floating point) or exactly (everything else)."""
+    up to :data:`REPRODUCE_TOLERANCE` (floating point) or exactly (everything else). ``scale``:
+    the largest magnitude in the whole stored value (computed here when not given)."""
+    if scale is None:
+        scale = _largest_magnitude(stored)
     if isinstance(fresh, torch.Tensor) or isinstance(stored, torch.Tensor):
         return (
             isinstance(fresh, torch.Tensor)
             and isinstance(stored, torch.Tensor)
             and fresh.shape == stored.shape
             and fresh.dtype == stored.dtype
-            and _close(fresh, stored)
+            and _close(fresh, stored, scale)
         )
     if isinstance(fresh, tuple | list | dict) or isinstance(stored, tuple | list | dict):
         if type(fresh) is not type(stored) or len(fresh) != len(stored):
             return False
         if isinstance(fresh, dict):
-            return fresh.keys() == stored.keys() and all(values_equal(fresh[k], stored[k]) for k in fresh)
-        return all(values_equal(x, y) for x, y in zip(fresh, stored, strict=True))
+            return fresh.keys() == stored.keys() and all(
+                values_equal(fresh[k], stored[k], scale) for k in fresh
+            )
+        return all(values_equal(x, y, scale) for x, y in zip(fresh, stored, strict=True))
     if type(fresh) is float and type(stored) is float:
         rtol, _ = FLOAT_TOLERANCE
         both_nan = math.isnan(fresh) and math.isnan(stored)

@@ -49,7 +49,7 @@ class Linear:
         """
         # TODO (Linear.forward): flatten x to (N, D) and compute the affine map.
         ### BEGIN SOLUTION
-        out = x.reshape(x.shape[0], w.shape[0]) @ w + b
+        out = torch.addmm(b, x.reshape(x.shape[0], w.shape[0]), w)  # b + x @ w
         cache = (x, w, b)
         return out, cache
         ### END SOLUTION
@@ -116,7 +116,7 @@ class ReLU:
         # TODO (ReLU.backward): let the gradient through only where x > 0.
         ### BEGIN SOLUTION
         x = cache
-        dx = dout * (x > 0)
+        dx = dout * x.sign().clamp(min=0)  # the mask x > 0 as 1.0 / 0.0
         return dx
         ### END SOLUTION
 
@@ -383,13 +383,16 @@ class BatchNorm:
         running_var = bn_param.setdefault("running_var", torch.ones(D, dtype=x.dtype, device=x.device))
         if mode == "train":
             mu = x.mean(dim=0)
-            var = ((x - mu) ** 2).mean(dim=0)
-            bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
-            bn_param["running_var"] = momentum * running_var + (1 - momentum) * var * (N / (N - 1))
+            centred = x - mu
+            var = (centred * centred).mean(dim=0)
+            # momentum * running + (1 - momentum) * batch statistic, as one lerp each
+            bn_param["running_mean"] = running_mean.lerp(mu, 1 - momentum)
+            bn_param["running_var"] = running_var.lerp(var * (N / (N - 1)), 1 - momentum)
         else:
             mu, var = running_mean, running_var
-        x_hat = (x - mu) / torch.sqrt(var + eps)
-        out = gamma * x_hat + beta
+            centred = x - mu
+        x_hat = centred * torch.rsqrt(var + eps)
+        out = torch.addcmul(beta, gamma, x_hat)  # gamma * x_hat + beta in one pass
         return out, (x, x_hat, mu, var, gamma, eps)
         ### END SOLUTION
 
@@ -443,7 +446,7 @@ class BatchNorm:
         N = dout.shape[0]
         dbeta = dout.sum(dim=0)
         dgamma = (dout * x_hat).sum(dim=0)
-        dx = gamma / (N * torch.sqrt(var + eps)) * (N * dout - dbeta - x_hat * dgamma)
+        dx = gamma * torch.rsqrt(var + eps) * (dout - dbeta / N - x_hat * (dgamma / N))
         return dx, dgamma, dbeta
         ### END SOLUTION
 
@@ -482,9 +485,10 @@ class LayerNorm:
         ### BEGIN SOLUTION
         eps = ln_param.get("eps", 1e-5)
         mu = x.mean(dim=1, keepdim=True)
-        var = ((x - mu) ** 2).mean(dim=1, keepdim=True)
-        x_hat = (x - mu) / torch.sqrt(var + eps)
-        out = gamma * x_hat + beta
+        centred = x - mu
+        var = (centred * centred).mean(dim=1, keepdim=True)
+        x_hat = centred * torch.rsqrt(var + eps)
+        out = torch.addcmul(beta, gamma, x_hat)  # gamma * x_hat + beta in one pass
         return out, (x, x_hat, mu, var, gamma, eps)
         ### END SOLUTION
 
@@ -505,13 +509,12 @@ class LayerNorm:
         # for dx; dgamma and dbeta still sum over the examples.
         ### BEGIN SOLUTION
         _, x_hat, _, var, gamma, eps = cache
-        D = dout.shape[1]
         dbeta = dout.sum(dim=0)
         dgamma = (dout * x_hat).sum(dim=0)
         dx_hat = dout * gamma
-        dx = (
-            D * dx_hat - dx_hat.sum(dim=1, keepdim=True) - x_hat * (dx_hat * x_hat).sum(dim=1, keepdim=True)
-        ) / (D * torch.sqrt(var + eps))
+        dx = torch.rsqrt(var + eps) * (
+            dx_hat - dx_hat.mean(dim=1, keepdim=True) - x_hat * (dx_hat * x_hat).mean(dim=1, keepdim=True)
+        )
         return dx, dgamma, dbeta
         ### END SOLUTION
 

@@ -200,12 +200,13 @@ def adam(w: torch.Tensor, dw: torch.Tensor, config: dict[str, Any] | None = None
     config["t"] += 1
     t = config["t"]
     m, v = config["m"], config["v"]
-    m.mul_(beta1).add_(dw, alpha=1 - beta1)
+    m.lerp_(dw, 1 - beta1)  # beta1 * m + (1 - beta1) * dw
     v.mul_(beta2).addcmul_(dw, dw, value=1 - beta2)
-    # sqrt(v_hat) + epsilon in one temporary, which then receives next_w (out=denom) so that a
-    # step allocates a single tensor; m_hat's bias correction goes into the step size.
-    denom = v.sqrt().div_((1 - beta2**t) ** 0.5).add_(config["epsilon"])
-    next_w = torch.addcdiv(w, m, denom, value=-lr / (1 - beta1**t), out=denom)
+    # Both bias corrections go into scalars: sqrt(v_hat) + epsilon = (sqrt(v) + epsilon * c) / c
+    # with c = sqrt(1 - beta2 ** t). The one temporary then receives next_w (out=denom).
+    c = (1 - beta2**t) ** 0.5
+    denom = v.sqrt().add_(config["epsilon"] * c)
+    next_w = torch.addcdiv(w, m, denom, value=-lr * c / (1 - beta1**t), out=denom)
     return next_w, config
     ### END SOLUTION
 
@@ -241,10 +242,11 @@ def adamw(w: torch.Tensor, dw: torch.Tensor, config: dict[str, Any] | None = Non
     config["t"] += 1
     t = config["t"]
     m, v = config["m"], config["v"]
-    m.mul_(beta1).add_(dw, alpha=1 - beta1)
+    m.lerp_(dw, 1 - beta1)
     v.mul_(beta2).addcmul_(dw, dw, value=1 - beta2)
-    denom = v.sqrt().div_((1 - beta2**t) ** 0.5).add_(config["epsilon"])
+    c = (1 - beta2**t) ** 0.5  # the bias corrections go into scalars, as in adam
+    denom = v.sqrt().add_(config["epsilon"] * c)
     next_w = w.mul(1 - lr * config["weight_decay"])
-    next_w.addcdiv_(m, denom, value=-lr / (1 - beta1**t))
+    next_w.addcdiv_(m, denom, value=-lr * c / (1 - beta1**t))
     return next_w, config
     ### END SOLUTION

@@ -60,6 +60,10 @@ class Mutant:
     #: words of a confirmed-cause hint that some failing check's message must contain
     hint: str = ""
 
+    def __post_init__(self) -> None:
+        if self.new == self.old:  # e.g. a str.replace that no longer matches the reference's text
+            raise ValueError(f"mutant {self.name} changes nothing")
+
     def apply(self, source: str) -> str:
         return replace_once(source, self.old, self.new, f"mutant {self.name}")
 

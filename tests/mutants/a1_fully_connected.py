@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.mutants import Mutant, region_edit
 
-LINEAR_OUT = "out = x.reshape(x.shape[0], w.shape[0]) @ w + b"
+LINEAR_OUT = "out = torch.addmm(b, x.reshape(x.shape[0], w.shape[0]), w)"
 SOFTMAX_SHIFT = "shifted = x - x.max(dim=1, keepdim=True).values"
 SVM_MARGINS = "margins = (x - correct + 1).clamp(min=0)"
 
@@ -14,7 +14,7 @@ MUTANTS = [
         "linear_forward_no_flatten",
         "layers",
         LINEAR_OUT,
-        "out = x @ w + b",
+        "out = torch.addmm(b, x, w)",
         caught_by=("linear_forward_images", "linear_forward_random"),
         why="forgets to flatten k-dimensional inputs to (N, D)",
     ),
@@ -30,7 +30,7 @@ MUTANTS = [
         "linear_forward_squeezes_batch",
         "layers",
         LINEAR_OUT,
-        "out = x.reshape(x.shape[0], -1).squeeze() @ w + b",
+        "out = torch.addmm(b, x.reshape(x.shape[0], -1).squeeze(), w)",
         caught_by=("linear_forward_float32_batch_of_one",),
         why="squeeze() to drop singleton image dims also drops a batch of one",
     ),
@@ -38,7 +38,7 @@ MUTANTS = [
         "linear_forward_view",
         "layers",
         LINEAR_OUT,
-        "out = x.view(x.shape[0], w.shape[0]) @ w + b",
+        "out = torch.addmm(b, x.view(x.shape[0], w.shape[0]), w)",
         caught_by=("linear_forward_non_contiguous",),
         why="flattens with view(), which fails on a non-contiguous x (a transposed or sliced batch)",
     ),
@@ -126,7 +126,7 @@ MUTANTS = [
     Mutant(
         "relu_backward_ge_zero",
         "layers",
-        "dx = dout * (x > 0)",
+        "dx = dout * x.sign().clamp(min=0)",
         "dx = dout * (x >= 0)",
         caught_by=("relu_backward_ties",),
         why="lets the gradient through at x == 0",
@@ -134,7 +134,7 @@ MUTANTS = [
     Mutant(
         "relu_backward_modifies_dout",
         "layers",
-        "dx = dout * (x > 0)",
+        "dx = dout * x.sign().clamp(min=0)",
         "dx = dout.masked_fill_(x <= 0, 0)",
         caught_by=("relu_backward_inputs_unchanged",),
         why="zeroes the upstream gradient in place",

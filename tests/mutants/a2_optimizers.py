@@ -8,13 +8,15 @@ _ADAM_START = 'bias-corrected moments. Return next_w, config.\n    ### BEGIN SOL
 _ADAMW_START = '(t, m, v, bias correction). Return next_w, config.\n    ### BEGIN SOLUTION\n    lr, beta1, beta2 = config["learning_rate"], config["beta1"], config["beta2"]\n'
 _ADAMW_BODY = (
     '    config["t"] += 1\n    t = config["t"]\n    m, v = config["m"], config["v"]\n'
-    "    m.mul_(beta1).add_(dw, alpha=1 - beta1)\n    v.mul_(beta2).addcmul_(dw, dw, value=1 - beta2)\n"
-    '    denom = v.sqrt().div_((1 - beta2**t) ** 0.5).add_(config["epsilon"])\n'
+    "    m.lerp_(dw, 1 - beta1)\n    v.mul_(beta2).addcmul_(dw, dw, value=1 - beta2)\n"
+    "    c = (1 - beta2**t) ** 0.5  # the bias corrections go into scalars, as in adam\n"
+    '    denom = v.sqrt().add_(config["epsilon"] * c)\n'
     '    next_w = w.mul(1 - lr * config["weight_decay"])\n'
 )
 _ADAM_STEP = (
-    'denom = v.sqrt().div_((1 - beta2**t) ** 0.5).add_(config["epsilon"])\n'
-    "    next_w = torch.addcdiv(w, m, denom, value=-lr / (1 - beta1**t), out=denom)"
+    "c = (1 - beta2**t) ** 0.5\n"
+    '    denom = v.sqrt().add_(config["epsilon"] * c)\n'
+    "    next_w = torch.addcdiv(w, m, denom, value=-lr * c / (1 - beta1**t), out=denom)"
 )
 _OUT_COMMENT = "    # out=denom: next_w reuses the temporary's memory (it is not needed afterwards)\n"
 _ADAGRAD_STEP = (
@@ -372,10 +374,8 @@ MUTANTS = [
         "optim_adam_eps_inside_sqrt",
         "optim",
         _ADAM_STEP,
-        _ADAM_STEP.replace(
-            'v.sqrt().div_((1 - beta2**t) ** 0.5).add_(config["epsilon"])',
-            'v.div(1 - beta2**t).add_(config["epsilon"]).sqrt_()',
-        ),
+        'denom = v.div(1 - beta2**t).add_(config["epsilon"]).sqrt_()\n'
+        "    next_w = torch.addcdiv(w, m, denom, value=-lr / (1 - beta1**t), out=denom)",
         (
             "adam_epsilon_outside_sqrt",
             "adam_first_step_defaults",
@@ -445,8 +445,8 @@ MUTANTS = [
     Mutant(
         "optim_adamw_decay_after_step",
         "optim",
-        'next_w = w.mul(1 - lr * config["weight_decay"])\n    next_w.addcdiv_(m, denom, value=-lr / (1 - beta1**t))',
-        'next_w = torch.addcdiv(w, m, denom, value=-lr / (1 - beta1**t))\n    next_w.mul_(1 - lr * config["weight_decay"])',
+        'next_w = w.mul(1 - lr * config["weight_decay"])\n    next_w.addcdiv_(m, denom, value=-lr * c / (1 - beta1**t))',
+        'next_w = torch.addcdiv(w, m, denom, value=-lr * c / (1 - beta1**t))\n    next_w.mul_(1 - lr * config["weight_decay"])',
         (
             "adamw_epsilon_outside_sqrt",
             "adamw_first_step_defaults",
@@ -462,8 +462,10 @@ MUTANTS = [
     Mutant(
         "optim_adamw_eps_inside_sqrt",
         "optim",
-        '    denom = v.sqrt().div_((1 - beta2**t) ** 0.5).add_(config["epsilon"])\n    next_w = w.mul(',
-        '    denom = v.div(1 - beta2**t).add_(config["epsilon"]).sqrt_()\n    next_w = w.mul(',
+        '    denom = v.sqrt().add_(config["epsilon"] * c)\n    next_w = w.mul(1 - lr * config["weight_decay"])\n'
+        "    next_w.addcdiv_(m, denom, value=-lr * c / (1 - beta1**t))",
+        '    denom = v.div(1 - beta2**t).add_(config["epsilon"]).sqrt_()\n    next_w = w.mul(1 - lr * config["weight_decay"])\n'
+        "    next_w.addcdiv_(m, denom, value=-lr / (1 - beta1**t))",
         (
             "adamw_epsilon_outside_sqrt",
             "adamw_first_step_defaults",

@@ -7,13 +7,16 @@ from tests.mutants import Mutant
 
 _BN_TRAIN = (
     "            mu = x.mean(dim=0)\n"
-    "            var = ((x - mu) ** 2).mean(dim=0)\n"
-    '            bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu\n'
-    '            bn_param["running_var"] = momentum * running_var + (1 - momentum) * var * (N / (N - 1))\n'
+    "            centred = x - mu\n"
+    "            var = (centred * centred).mean(dim=0)\n"
+    "            # momentum * running + (1 - momentum) * batch statistic, as one lerp each\n"
+    '            bn_param["running_mean"] = running_mean.lerp(mu, 1 - momentum)\n'
+    '            bn_param["running_var"] = running_var.lerp(var * (N / (N - 1)), 1 - momentum)\n'
 )
-_BN_TEST = "        else:\n            mu, var = running_mean, running_var\n"
+_BN_TEST = "        else:\n            mu, var = running_mean, running_var\n            centred = x - mu\n"
 _BN_NORMALISE = (
-    _BN_TEST + "        x_hat = (x - mu) / torch.sqrt(var + eps)\n        out = gamma * x_hat + beta\n"
+    _BN_TEST + "        x_hat = centred * torch.rsqrt(var + eps)\n"
+    "        out = torch.addcmul(beta, gamma, x_hat)  # gamma * x_hat + beta in one pass\n"
 )
 _BN_BACKWARD_GRADS = (
     "        N = x.shape[0]\n        dbeta = dout.sum(dim=0)\n        dgamma = (dout * x_hat).sum(dim=0)\n"
@@ -21,18 +24,19 @@ _BN_BACKWARD_GRADS = (
 _ALT_GRADS = (
     "        N = dout.shape[0]\n        dbeta = dout.sum(dim=0)\n        dgamma = (dout * x_hat).sum(dim=0)\n"
 )
-_ALT_DX = "        dx = gamma / (N * torch.sqrt(var + eps)) * (N * dout - dbeta - x_hat * dgamma)\n"
+_ALT_DX = "        dx = gamma * torch.rsqrt(var + eps) * (dout - dbeta / N - x_hat * (dgamma / N))\n"
 _LN_FORWARD = (
     "        mu = x.mean(dim=1, keepdim=True)\n"
-    "        var = ((x - mu) ** 2).mean(dim=1, keepdim=True)\n"
-    "        x_hat = (x - mu) / torch.sqrt(var + eps)\n"
-    "        out = gamma * x_hat + beta\n"
+    "        centred = x - mu\n"
+    "        var = (centred * centred).mean(dim=1, keepdim=True)\n"
+    "        x_hat = centred * torch.rsqrt(var + eps)\n"
+    "        out = torch.addcmul(beta, gamma, x_hat)  # gamma * x_hat + beta in one pass\n"
 )
 _LN_GRADS = (
-    "        D = dout.shape[1]\n        dbeta = dout.sum(dim=0)\n        dgamma = (dout * x_hat).sum(dim=0)\n"
-    "        dx_hat = dout * gamma\n"
+    "        dbeta = dout.sum(dim=0)\n        dgamma = (dout * x_hat).sum(dim=0)\n"
+    "        dx_hat = dout * gamma\n        dx = torch.rsqrt"
 )
-_LN_DX = "            D * dx_hat - dx_hat.sum(dim=1, keepdim=True) - x_hat * (dx_hat * x_hat).sum(dim=1, keepdim=True)\n"
+_LN_DX = "            dx_hat - dx_hat.mean(dim=1, keepdim=True) - x_hat * (dx_hat * x_hat).mean(dim=1, keepdim=True)\n"
 _SANDWICH_FORWARD = (
     "        a_norm, norm_cache = norm.forward(a, gamma, beta, norm_param)\n"
     "        out, relu_cache = ReLU.forward(a_norm)\n"
@@ -113,7 +117,7 @@ MUTANTS = [
     # -- BatchNorm.forward ---------------------------------------------------------------------
     Mutant(
         "bn_unbiased_variance_in_normalization", "layers", _BN_TRAIN,
-        _BN_TRAIN.replace("var = ((x - mu) ** 2).mean(dim=0)", "var = ((x - mu) ** 2).sum(dim=0) / (N - 1)")
+        _BN_TRAIN.replace("var = (centred * centred).mean(dim=0)", "var = (centred * centred).sum(dim=0) / (N - 1)")
         .replace("var * (N / (N - 1))", "var"),
         BN_FORWARD, "the unbiased variance normalises (and the biased one is kept as the running variance)",
     ),
@@ -128,41 +132,41 @@ MUTANTS = [
     ),
     Mutant(
         "bn_running_stats_never_updated", "layers", _BN_TRAIN,
-        "            mu = x.mean(dim=0)\n            var = ((x - mu) ** 2).mean(dim=0)\n",
+        "            mu = x.mean(dim=0)\n            centred = x - mu\n            var = (centred * centred).mean(dim=0)\n",
         BN_RUNNING, "the running statistics are never updated",
     ),
     Mutant(
         "bn_momentum_reversed", "layers", _BN_TRAIN,
-        _BN_TRAIN.replace("momentum * running_mean + (1 - momentum) * mu", "(1 - momentum) * running_mean + momentum * mu")
-        .replace("momentum * running_var + (1 - momentum)", "(1 - momentum) * running_var + momentum"),
+        _BN_TRAIN.replace("lerp(mu, 1 - momentum)", "lerp(mu, momentum)").replace(
+            "lerp(var * (N / (N - 1)), 1 - momentum)", "lerp(var * (N / (N - 1)), momentum)"
+        ),
         BN_RUNNING, "momentum weighs the new batch statistic (PyTorch's convention) instead of the old value",
     ),
     Mutant(
         "bn_eps_outside_sqrt", "layers", _BN_NORMALISE,
-        _BN_NORMALISE.replace("torch.sqrt(var + eps)", "(torch.sqrt(var) + eps)"),
+        _BN_NORMALISE.replace("torch.rsqrt(var + eps)", "(1 / (torch.sqrt(var) + eps))"),
         ("batchnorm_forward_train", "batchnorm_forward_running_update", "batchnorm_forward_test_mode",
          "batchnorm_forward_matches_torch", "batchnorm_forward_sequence"),
         "eps added to the standard deviation instead of the variance",
     ),
     Mutant(
         "bn_test_mode_uses_batch_statistics", "layers", _BN_TEST,
-        "        else:\n            mu, var = x.mean(dim=0), x.var(dim=0, unbiased=False)\n",
+        "        else:\n            mu, var = x.mean(dim=0), x.var(dim=0, unbiased=False)\n            centred = x - mu\n",
         BN_TEST, "test mode normalises with the statistics of the test batch",
     ),
     Mutant(
         "bn_gamma_beta_swapped", "layers", _BN_NORMALISE,
-        _BN_NORMALISE.replace("out = gamma * x_hat + beta", "out = beta * x_hat + gamma"),
+        _BN_NORMALISE.replace("torch.addcmul(beta, gamma, x_hat)", "torch.addcmul(gamma, beta, x_hat)"),
         (*BN_FORWARD, "batchnorm_forward_test_mode"), "gamma and beta swapped",
     ),
     Mutant(
         "bn_statistics_per_example", "layers", _BN_TRAIN,
         _BN_TRAIN.replace("x.mean(dim=0)", "x.mean(dim=1, keepdim=True)")
-        .replace("** 2).mean(dim=0)", "** 2).mean(dim=1, keepdim=True)"),
+        .replace("centred).mean(dim=0)", "centred).mean(dim=1, keepdim=True)"),
         BN_FORWARD, "batchnorm averages over the features of each example (layernorm's axis)",
     ),
     Mutant(
-        "bn_x_in_place", "layers", _BN_NORMALISE,
-        _BN_NORMALISE.replace("x_hat = (x - mu) /", "x_hat = x.sub_(mu) /"),
+        "bn_x_in_place", "layers", _BN_TRAIN, _BN_TRAIN.replace("centred = x - mu", "centred = x.sub_(mu)"),
         ("batchnorm_forward_x_unchanged",), "x is centred in place",
     ),
     Mutant(
@@ -210,16 +214,16 @@ MUTANTS = [
     ),
     # -- BatchNorm.backward_alt -----------------------------------------------------------------
     Mutant(
-        "bnalt_missing_mean_term", "layers", _ALT_DX, _ALT_DX.replace("N * dout - dbeta - ", "N * dout - "),
+        "bnalt_missing_mean_term", "layers", _ALT_DX, _ALT_DX.replace("dout - dbeta / N - ", "dout - "),
         ALT, "the closed form without the sum of dout (the mean's term)",
     ),
     Mutant(
-        "bnalt_missing_variance_term", "layers", _ALT_DX, _ALT_DX.replace(" - x_hat * dgamma", ""),
+        "bnalt_missing_variance_term", "layers", _ALT_DX, _ALT_DX.replace(" - x_hat * (dgamma / N)", ""),
         ALT, "the closed form without the x_hat * sum(dout * x_hat) term (the variance's)",
     ),
     Mutant(
         "bnalt_no_division_by_N", "layers", _ALT_DX,
-        _ALT_DX.replace("gamma / (N * torch.sqrt(var + eps))", "gamma / torch.sqrt(var + eps)"),
+        _ALT_DX.replace("(dout - dbeta / N - x_hat * (dgamma / N))", "(N * dout - dbeta - x_hat * dgamma)"),
         ALT, "the 1 / N of the closed form is dropped",
     ),
     Mutant(
@@ -228,7 +232,7 @@ MUTANTS = [
         ALT_SHAPES, "dgamma summed over the features instead of the examples",
     ),
     Mutant(
-        "bnalt_missing_gamma", "layers", _ALT_DX, _ALT_DX.replace("dx = gamma / (N", "dx = 1 / (N"),
+        "bnalt_missing_gamma", "layers", _ALT_DX, _ALT_DX.replace("dx = gamma * torch", "dx = torch"),
         ALT, "dx forgets the scale gamma",
     ),
     # -- LayerNorm ------------------------------------------------------------------------------
@@ -238,26 +242,26 @@ MUTANTS = [
     ),
     Mutant(
         "ln_unbiased_variance", "layers", _LN_FORWARD,
-        _LN_FORWARD.replace("** 2).mean(dim=1, keepdim=True)", "** 2).sum(dim=1, keepdim=True) / (x.shape[1] - 1)"),
+        _LN_FORWARD.replace("centred).mean(dim=1, keepdim=True)", "centred).sum(dim=1, keepdim=True) / (x.shape[1] - 1)"),
         LN_FORWARD, "the unbiased variance normalises",
     ),
     Mutant(
         "ln_eps_outside_sqrt", "layers", _LN_FORWARD,
-        _LN_FORWARD.replace("torch.sqrt(var + eps)", "(torch.sqrt(var) + eps)"),
+        _LN_FORWARD.replace("torch.rsqrt(var + eps)", "(1 / (torch.sqrt(var) + eps))"),
         ("layernorm_forward_reference", "layernorm_forward_test_mode", "layernorm_forward_matches_torch",
          "layernorm_forward_single_example"),
         "eps added to the standard deviation instead of the variance",
     ),
     Mutant(
-        "ln_no_beta", "layers", _LN_FORWARD, _LN_FORWARD.replace("out = gamma * x_hat + beta", "out = gamma * x_hat"),
+        "ln_no_beta", "layers", _LN_FORWARD, _LN_FORWARD.replace("torch.addcmul(beta, gamma, x_hat)", "gamma * x_hat"),
         LN_FORWARD, "the shift beta is forgotten",
     ),
     Mutant(
-        "ln_x_in_place", "layers", _LN_FORWARD, _LN_FORWARD.replace("x_hat = (x - mu) /", "x_hat = x.sub_(mu) /"),
+        "ln_x_in_place", "layers", _LN_FORWARD, _LN_FORWARD.replace("centred = x - mu", "centred = x.sub_(mu)"),
         ("layernorm_forward_float32_x_unchanged",), "x is centred in place",
     ),
     Mutant(
-        "lnb_missing_mean_term", "layers", _LN_DX, _LN_DX.replace(" - dx_hat.sum(dim=1, keepdim=True)", ""),
+        "lnb_missing_mean_term", "layers", _LN_DX, _LN_DX.replace(" - dx_hat.mean(dim=1, keepdim=True)", ""),
         LN_BACKWARD, "the path through the per-example mean is forgotten",
     ),
     Mutant(
