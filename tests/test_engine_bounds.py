@@ -253,6 +253,28 @@ def test_a_session_that_keeps_calling_back_after_the_budget_ends(tmp_path: Path)
     assert time.monotonic() - start < 20
 
 
+def test_every_check_seeds_the_reference_that_answers_its_callbacks():
+    """A stand-in that draws from the global generator (dropout without a seed) gives the same
+    numbers in a check whatever the worker answered before it, so messages repeat exactly."""
+    budget = callbacks.Callbacks()
+    budget.prepare()
+
+    def mask() -> torch.Tensor:
+        reply, value = _reply(
+            budget.answer("layers.Dropout.forward", [torch.ones(64), {"mode": "train", "p": 0.5}], {},
+                          time.monotonic() + 10)
+        )  # fmt: skip
+        assert reply["kind"] == "result"
+        return value[0]
+
+    budget.seed(11)
+    first = mask()
+    unseeded = mask()  # what another check, earlier in the same worker, draws
+    budget.seed(11)
+    assert torch.equal(mask(), first)
+    assert not torch.equal(unseeded, first)
+
+
 def test_the_reference_rejecting_student_arguments_is_an_error_reply():
     budget = callbacks.Callbacks()
     budget.prepare()

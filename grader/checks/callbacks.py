@@ -15,6 +15,10 @@ thread (a fresh interpreter, not a fork: see ``batch.local_pool``), under hard b
   calls back after that is ended;
 * its address space may grow by :data:`CALLBACK_MEMORY` after start-up.
 
+Its global random generator is seeded with the check's seed before the first callback of every
+check (:meth:`Callbacks.seed`), as the child's is: what a stand-in draws (a dropout mask without a
+seed, say) depends on the check, not on which checks that worker answered before.
+
 Every refusal names its bound; the child's stand-in raises it as an error in the student's code.
 """
 
@@ -92,13 +96,17 @@ class ReferenceWorker:
             self.sock.close()
             self.sock = None
 
-    def call(self, target: str, args: list[Any], kwargs: dict[str, Any], seconds: float) -> bytes:
+    def call(
+        self, target: str, args: list[Any], kwargs: dict[str, Any], seconds: float, seed: int | None = None
+    ) -> bytes:
         """The reply frame (a result, or an error the reference raised) of ``target(*args,
-        **kwargs)``. Raises :class:`WorkerFailed` (and kills the worker) after ``seconds``."""
+        **kwargs)``, after seeding the worker's global generator with ``seed`` if given. Raises
+        :class:`WorkerFailed` (and kills the worker) after ``seconds``."""
         assert self.sock is not None
         deadline = time.monotonic() + seconds
+        request: dict[str, Any] = {"target": target} if seed is None else {"target": target, "seed": seed}
         try:
-            self._send(protocol.frame_bytes({"target": target}, (list(args), kwargs)), deadline)
+            self._send(protocol.frame_bytes(request, (list(args), kwargs)), deadline)
             first = self._receive(_LENGTH, deadline)
             header = self._receive(int.from_bytes(first, "big"), deadline)
             second = self._receive(_LENGTH, deadline)
@@ -138,6 +146,12 @@ class Callbacks:
 
     def __init__(self, budget: float = CALLBACK_BUDGET) -> None:
         self.budget, self.spent = budget, 0.0
+        #: Seed for the worker's generator, sent with the next callback (then None).
+        self.pending_seed: int | None = None
+
+    def seed(self, value: int) -> None:
+        """A check starts: its first callback seeds the worker's global generator with ``value``."""
+        self.pending_seed = value
 
     def prepare(self) -> None:
         """Start this thread's worker if it is not running (before a session that may call it,
@@ -170,12 +184,14 @@ class Callbacks:
             return _error("the reference is not running (stopped after a call that overran its budget)")
         start = time.monotonic()
         try:
-            return worker.call(target, args, kwargs, seconds)
+            reply = worker.call(target, args, kwargs, seconds, self.pending_seed)
         except WorkerFailed:
             return _error(
                 f"stopped after {time.monotonic() - start:.1f} s: a call into the reference may take at "
                 f"most {CALLBACK_SECONDS:g} CPU seconds ({self.budget:g} s per submission)"
             )
+        self.pending_seed = None
+        return reply
 
 
 def _error(message: str) -> bytes:
@@ -236,6 +252,8 @@ def serve(fd: int) -> None:
             request, value = protocol.receive(fd)
         except (EOFError, OSError, protocol.ProtocolError):
             return
+        if "seed" in request:
+            torch.manual_seed(int(request["seed"]))
         view = memoryview(_reply(reference, request, value))
         while view:
             view = view[os.write(fd, view) :]

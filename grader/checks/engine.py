@@ -82,7 +82,7 @@ def _run_one(
     """Run one check; returns '' on success or the failure message."""
     context = Context(check, session, store, reference, seed)
     try:
-        session.request({"op": "seed"}, seed)
+        session.seed(seed)
         check.run(context)
     except CheckFailure as failure:
         return str(failure)

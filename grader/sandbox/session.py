@@ -45,6 +45,9 @@ class Reference(Protocol):
     def prepare(self) -> None:
         """Get ready before a session that may call back (outside any call's time)."""
 
+    def seed(self, value: int) -> None:
+        """Seed the reference's global random generator before its next callback."""
+
     def answer(self, target: str, args: list[Any], kwargs: dict[str, Any], deadline: float) -> bytes:
         """The frame to send back: the result of ``target(*args, **kwargs)`` or an error;
         never later than ``deadline`` (time.monotonic()) by more than its own bound."""
@@ -229,6 +232,13 @@ class Session:
         module, _, attr = target.partition(".")
         request = {"op": "call", "module": module, "attr": attr, "what": target}
         return self.request(request, (list(args), kwargs), timeout=timeout)
+
+    def seed(self, value: int) -> None:
+        """Seed the global random generators a check's calls draw from: the child's, and the
+        reference's that answers its callbacks."""
+        self.request({"op": "seed"}, value)
+        if self.sandbox.reference is not None:
+            self.sandbox.reference.seed(value)
 
     def call_method(
         self, obj: Handle, method: str, *args: Any, timeout: float | None = None, **kwargs: Any
