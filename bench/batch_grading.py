@@ -78,7 +78,7 @@ def ours(uploads: list[Path], assignment: str, out: Path, execute: bool, warm: b
     start = time.perf_counter()
     results = autograde(uploads, BatchOptions(assignment, out, policy, execute_notebooks=execute), workers=2)
     seconds = time.perf_counter() - start
-    assert all(r["score"] == r["max_score"] for r in results), "a complete submission lost points"
+    assert all(r.score == r.max_score for r in results), "a complete submission lost points"
     return seconds
 
 

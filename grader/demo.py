@@ -19,11 +19,11 @@ import io
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Any
 
 from grader import paths
 from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.roster import read_roster
+from grader.results import SubmissionResult
 from grader.sandbox import isolation
 from grader.sandbox.launch import SandboxPolicy
 
@@ -132,7 +132,7 @@ def write_roster(path: Path) -> Path:
     return path
 
 
-def run(out: Path, workers: int) -> tuple[list[dict[str, Any]], Path]:
+def run(out: Path, workers: int) -> tuple[list[SubmissionResult], Path]:
     """Build the sample class under ``out`` (replacing it) and grade it; return the results and
     the grading folder."""
     if out.exists():

@@ -167,7 +167,3 @@ class SubmissionResult:
             timestamp=data.get("timestamp") if isinstance(data.get("timestamp"), str) else None,
             seconds=float(data.get("seconds", 0.0)),
         )
-
-    def __getitem__(self, key: str) -> Any:
-        """The stored JSON's field ``key`` (read-only; for scripts and tests that read results as stored)."""
-        return self.to_json()[key]

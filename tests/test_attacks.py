@@ -395,7 +395,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     yield {
         "out": out,
         "uploads": made,
-        "results": {r["student"]: r for r in results},
+        "results": {r.student: r for r in results},
         "leftovers": leftover_processes(uids, str(work)),
         "uids": uids,
         "printed": printed.getvalue(),
@@ -429,8 +429,8 @@ def test_batch_graded_every_student(graded):
     assert summary["students"] == len(expected)
     checks = [c for c in registry.load_checks() if c.assignment == ASSIGNMENT]
     for student, result in graded["results"].items():
-        assert len(result["checks"]) == len(checks), student
-        assert not any("grading failed" in p for p in result["problems"]), (student, result["problems"])
+        assert len(result.checks) == len(checks), student
+        assert not any("grading failed" in p for p in result.problems), (student, result.problems)
         assert (graded["out"] / "exports" / "feedback" / student / ASSIGNMENT / "feedback.md").is_file()
         assert (graded["out"] / "exports" / "gradescope" / student / "results.json").is_file()
     rows = (graded["out"] / "exports" / "grades.csv").read_text().splitlines()
@@ -453,12 +453,12 @@ def test_scores_exactly_its_honest_part(graded, attack):
     expected = _expected(attack)
     earns = {c.name for c in registry.load_checks() if c.assignment == ASSIGNMENT and _earns(attack, c)}
     wrong = [
-        f"{c['check']} ({c['task']}): {'passed' if c['passed'] else 'failed: ' + c['message'][:300]}"
-        for c in result["checks"]
-        if c["passed"] != (c["check"] in earns)
+        f"{c.check} ({c.task}): {'passed' if c.passed else 'failed: ' + c.message[:300]}"
+        for c in result.checks
+        if c.passed != (c.check in earns)
     ]
-    assert result["score"] == expected, (
-        f"{attack.name} ({attack.what}) scored {result['score']:g}, its honest part earns {expected:g}. "
+    assert result.score == expected, (
+        f"{attack.name} ({attack.what}) scored {result.score:g}, its honest part earns {expected:g}. "
         "An attack that scores means the grader (or a check that accepts garbage) is exploitable; "
         "an honest check that fails means the attack hurt grading of other tasks:\n" + "\n".join(wrong)
     )
@@ -468,7 +468,7 @@ def test_scores_exactly_its_honest_part(graded, attack):
 def test_payload_really_ran(graded, attack):
     """The probe's own report shows it ran, and what it reports is a failure to escape."""
     out = graded["out"]
-    texts = [c["message"] for c in graded["results"][attack.name]["checks"]]
+    texts = [c.message for c in graded["results"][attack.name].checks]
     for path in (out / "autograded" / attack.name).rglob("*.ipynb"):
         for cell in json.loads(path.read_text())["cells"]:
             for output in cell.get("outputs", []):
@@ -507,17 +507,17 @@ def test_hidden_inputs_and_messages_stay_hidden(graded):
         leaked = [s for s in sentinels if s in text]
         assert not leaked, f"hidden check inputs reached {path}: {leaked[:3]}"
     stash = graded["results"]["stash_inputs"]
-    public = [c for c in stash["checks"] if c["visibility"] == "public" and c["task"] == "Linear.forward"]
-    assert any("0x" in c["message"] for c in public[1:]), "the stash attack did not show earlier inputs"
+    public = [c for c in stash.checks if not c.hidden and c.task == "Linear.forward"]
+    assert any("0x" in c.message for c in public[1:]), "the stash attack did not show earlier inputs"
     for student, result in graded["results"].items():
         mine = {p: t for p, t in facing.items() if f"/{student}/" in str(p)}
-        public_messages = {c["message"] for c in result["checks"] if c["visibility"] == "public"}
-        for check in result["checks"]:
-            if check["visibility"] == "hidden" and len(check["message"]) >= 30:
-                if any(check["message"] in m for m in public_messages):
+        public_messages = {c.message for c in result.checks if not c.hidden}
+        for check in result.checks:
+            if check.hidden and len(check.message) >= 30:
+                if any(check.message in m for m in public_messages):
                     continue  # the same words as a public check (e.g. "the process exited ...")
                 for path, text in mine.items():
-                    assert check["message"] not in text, f"hidden message of {check['check']} in {path}"
+                    assert check.message not in text, f"hidden message of {check.check} in {path}"
 
 
 def test_no_process_left_behind(graded):
@@ -538,7 +538,7 @@ def test_nothing_written_outside_the_sandbox(graded):
 
 
 def test_hung_notebook_was_stopped_from_outside(graded):
-    problems = graded["results"]["nb_flood_and_hang"]["problems"]
+    problems = graded["results"]["nb_flood_and_hang"].problems
     assert any(f"timed out after {NOTEBOOK_TIMEOUT:g} s" in p for p in problems), problems
 
 
@@ -550,11 +550,11 @@ def test_feedback_cannot_be_forged(graded):
     result = graded["results"]["fake_results"]
     folder = graded["out"] / "exports" / "feedback" / "fake_results" / ASSIGNMENT
     markdown = (folder / "feedback.md").read_text().splitlines()
-    passed = {c["check"] for c in result["checks"] if c["passed"]}
+    passed = {c.check for c in result.checks if c.passed}
     pass_lines = [line for line in markdown if line.startswith("- PASS")]
     assert len(pass_lines) == len(passed), pass_lines
     assert sum(line.startswith("**Autograded score") for line in markdown) == 1
-    tasks = {c["task"] for c in result["checks"]}
+    tasks = {c.task for c in result.checks}
     assert all(
         line[3:].split(":")[0] in tasks
         for line in markdown
@@ -563,7 +563,7 @@ def test_feedback_cannot_be_forged(graded):
     html = (folder / "feedback.html").read_text()
     assert "<script" not in html and "<img" not in html
     gradescope = json.loads((graded["out"] / "exports" / "gradescope" / "fake_results" / "results.json").read_text())
-    assert gradescope["score"] == result["score"]
+    assert gradescope["score"] == result.score
 
 
 #: Live markup only: a real tag (an unescaped "<") that runs the attacks' alert(...). Escaped text
@@ -625,7 +625,7 @@ def test_student_strings_reach_people_neutralised(graded):
     """terminal_escapes put escapes in an exception and in the notebook runner's last stderr
     line: neither reaches the terminal, the reports or the CSV raw; Markdown feedback escapes markup."""
     out = graded["out"]
-    problems = graded["results"]["terminal_escapes"]["problems"]
+    problems = graded["results"]["terminal_escapes"].problems
     assert any("PWNED-STDERR" in p for p in problems), problems
     assert not _UNSAFE_CHARS.search(graded["printed"]), repr(_UNSAFE_CHARS.search(graded["printed"]))
     assert "PWNED-STDERR" in graded["printed"]
@@ -651,7 +651,7 @@ def test_gradebook_holds_the_same_scores(graded):
         for student, result in graded["results"].items():
             submission = gradebook.find_submission(ASSIGNMENT, student)
             auto = sum(g.auto_score or 0 for nb in submission.notebooks for g in nb.grades)
-            assert auto == result["score"], student
+            assert auto == result.score, student
     assert sum(v for k, v in auto_cells.items() if not k.startswith("q_")) == possible
     assert "bonus" not in auto_cells
 

@@ -38,7 +38,7 @@ def test_rerun_finishes_an_interrupted_batch_and_keeps_manual_grades(tmp_path: P
 
     uploads = _uploads(tmp_path / "uploads")
     options = BatchOptions(ASSIGNMENT, tmp_path / "out", SANDBOX, execute_notebooks=False)
-    first = {r["student"]: _stable(r) for r in autograde(uploads, options)}
+    first = {r.student: _stable(r) for r in autograde(uploads, options)}
 
     # An interrupted batch: ben's result was never written. A grader grades ada's answer by hand.
     (options.out / "results" / "ben.json").unlink()
@@ -52,13 +52,13 @@ def test_rerun_finishes_an_interrupted_batch_and_keeps_manual_grades(tmp_path: P
         answer.manual_score = 1.5
         answer_id = answer.name
         gradebook.db.commit()
-    second = {r["student"]: _stable(r) for r in autograde(uploads, options)}
+    second = {r.student: _stable(r) for r in autograde(uploads, options)}
     summary = json.loads((options.out / "summary.json").read_text())
     assert (summary["graded_now"], summary["skipped_unchanged"]) == (1, 1)
     assert second == first
 
     forced = {
-        r["student"]: _stable(r) for r in autograde(uploads, BatchOptions(**{**vars(options), "force": True}))
+        r.student: _stable(r) for r in autograde(uploads, BatchOptions(**{**vars(options), "force": True}))
     }
     assert forced == first, "grading the same submissions twice must give identical results"
     with Gradebook(url) as gradebook:

@@ -9,6 +9,7 @@ import pytest
 from grader import paths
 from grader.autograde.batch import BatchOptions, autograde
 from grader.demo import ASSIGNMENT, _student_files, _zip
+from grader.results import SubmissionResult
 from grader.sandbox.launch import SandboxPolicy, bwrap_path
 
 
@@ -22,8 +23,8 @@ def _uploads(folder: Path) -> list[Path]:
     return sorted(folder.iterdir())
 
 
-def _checks(results: list[dict]) -> dict[str, list[tuple[str, float, str]]]:
-    return {r["student"]: [(c["check"], c["points"], c["message"]) for c in r["checks"]] for r in results}
+def _checks(results: list[SubmissionResult]) -> dict[str, list[tuple[str, float, str]]]:
+    return {r.student: [(c.check, c.points, c.message) for c in r.checks] for r in results}
 
 
 @pytest.mark.slow
@@ -39,6 +40,6 @@ def test_dask_cluster_grades_like_the_local_pool(tmp_path: Path):
         options = BatchOptions(ASSIGNMENT, tmp_path / "dask", policy, execute_notebooks=False)
         remote = autograde(uploads, options, executor=client.get_executor())
     assert _checks(remote) == _checks(local)
-    scores = {r["student"]: r["score"] for r in remote}
-    assert scores["ada"] == max(r["max_score"] for r in remote) > scores["ben"] > 0
+    scores = {r.student: r.score for r in remote}
+    assert scores["ada"] == max(r.max_score for r in remote) > scores["ben"] > 0
     assert (tmp_path / "dask" / "exports" / "grades.csv").read_text() == (tmp_path / "local" / "exports" / "grades.csv").read_text()

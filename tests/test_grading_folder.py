@@ -24,6 +24,7 @@ from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.intake import submission_time
 from grader.autograde.roster import RosterStudent
 from grader.demo import ASSIGNMENT, _student_files, _zip
+from grader.results import SubmissionResult
 from grader.sandbox.launch import SandboxPolicy
 
 #: ada's manifest (``grader submit``), ben's newest zip entry, cy's folder modification time.
@@ -63,7 +64,7 @@ def make_uploads(folder: Path) -> list[Path]:
     return sorted(folder.iterdir())
 
 
-def grade_class(tmp: Path, **extra: Any) -> tuple[Path, list[dict[str, Any]]]:
+def grade_class(tmp: Path, **extra: Any) -> tuple[Path, list[SubmissionResult]]:
     """Grade the three uploads into ``tmp/course``; returns the grading folder and the results."""
     out = tmp / "course"
     options = BatchOptions(

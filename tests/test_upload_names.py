@@ -50,16 +50,16 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_every_bad_upload_is_reported_invalid_not_crashed(graded):
     results = graded["results"]
     assert len(results) == len(BAD_UPLOAD_NAMES)
-    assert len({r["student"] for r in results}) == len(results), "two uploads share a derived id"
+    assert len({r.student for r in results}) == len(results), "two uploads share a derived id"
     for result in results:
-        assert STUDENT_ID.match(result["student"]), result["student"]
-        assert result["student"].startswith("invalid-")
-        assert not any("grading failed" in p for p in result["problems"]), result["problems"]
-        assert any("not named by a student id" in p for p in result["problems"]), result["problems"]
-        assert result["score"] == 0
+        assert STUDENT_ID.match(result.student), result.student
+        assert result.student.startswith("invalid-")
+        assert not any("grading failed" in p for p in result.problems), result.problems
+        assert any("not named by a student id" in p for p in result.problems), result.problems
+        assert result.score == 0
         for folder in ("exports/feedback", "exports/gradescope", "autograded", "submitted"):
-            assert (graded["out"] / folder / result["student"]).is_dir(), (folder, result["student"])
-        assert (graded["out"] / "results" / f"{result['student']}.json").is_file()
+            assert (graded["out"] / folder / result.student).is_dir(), (folder, result.student)
+        assert (graded["out"] / "results" / f"{result.student}.json").is_file()
 
 
 def test_raw_names_reach_no_file_name(graded):
