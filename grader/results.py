@@ -111,6 +111,8 @@ class SubmissionResult:
     problems: list[str] = field(default_factory=list)
     #: How the student's code was isolated (e.g. "bubblewrap", "rlimits only").
     isolation: str = ""
+    #: The graded upload's name, and its :func:`~grader.autograde.intake.submission_digest`
+    #: (what grading read from it; the batch skips an upload whose digest is unchanged).
     upload: str = ""
     upload_sha256: str = ""
     #: When it was submitted, in nbgrader's ``timestamp.txt`` format.

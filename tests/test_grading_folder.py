@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -20,8 +21,8 @@ from typing import Any
 import pytest
 
 from grader import paths
-from grader.autograde.batch import BatchOptions, autograde
-from grader.autograde.intake import submission_time
+from grader.autograde.batch import BatchOptions, autograde, upload_digest
+from grader.autograde.intake import record_id_for, submission_time
 from grader.autograde.roster import RosterStudent
 from grader.demo import ASSIGNMENT, _student_files, _zip
 from grader.results import SubmissionResult
@@ -106,6 +107,27 @@ def test_submitted_has_nbgraders_layout(course: Path):
         folder = course / "submitted" / student / ASSIGNMENT
         expected = {f"{ASSIGNMENT}.ipynb", "timestamp.txt", "submission_secret.txt", *TASK_FILES}
         assert _files(folder) == expected, student
+
+
+def test_an_upload_and_its_submitted_folder_are_one_submission(course: Path, tmp_path: Path):
+    """A zip with a manifest, one without, a folder: each has the digest of the ``submitted/``
+    folder the batch wrote from it (which nbgrader's Autograde regrades), and its result says so."""
+    for upload in sorted((course.parent / "uploads").iterdir()):
+        student = record_id_for(upload)
+        stored = json.loads((course / "results" / f"{student}.json").read_text())
+        digest = upload_digest(course / "submitted" / student, ASSIGNMENT)
+        assert upload_digest(upload, ASSIGNMENT) == stored["upload_sha256"] == digest, student
+
+    copy = tmp_path / "cy"
+    shutil.copytree(course / "submitted" / "cy", copy)
+    folder = copy / ASSIGNMENT
+    (folder / "notes.txt").write_text("not graded")
+    (folder / "submission_secret.txt").write_text("f" * 128)
+    assert upload_digest(copy, ASSIGNMENT) == digest, "only what grading reads identifies a submission"
+    for changed, text in (("timestamp.txt", "2026-01-02 03:04:06.000000 UTC"), (f"{ASSIGNMENT}.ipynb", "{}")):
+        shutil.copytree(course / "submitted" / "cy", copy, dirs_exist_ok=True)
+        (folder / changed).write_text(text)
+        assert upload_digest(copy, ASSIGNMENT) != digest, changed
 
 
 def test_timestamps_come_from_the_upload_in_nbgraders_format(course: Path):

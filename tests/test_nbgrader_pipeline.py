@@ -15,16 +15,19 @@ import csv
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from grader import paths, render
+from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.nbgrader_hooks import MATHJAX, write_check_tables
 from grader.checks import registry
 from grader.demo import ASSIGNMENT
 from grader.results import CheckResult
+from grader.sandbox.launch import SandboxPolicy
 from tests.formgrade_render import formgrade_html
 from tests.test_grading_folder import ROSTER, grade_class, nbgrader
 
@@ -185,6 +188,39 @@ def test_nbgrader_autograde_grades_like_the_batch(course: Path):
     cells = _check_cells(_notebook(course, "cy"))
     task_count = len({c.task.name for c in registry.select(registry.load_checks(), [ASSIGNMENT])})
     assert len(cells) == task_count and all(c.outputs for c in cells.values())
+
+
+def _batch(course: Path, uploads: list[Path]) -> dict[str, int]:
+    """An ordinary batch run over ``uploads`` into ``course``; returns its graded/skipped counts."""
+    options = BatchOptions(ASSIGNMENT, course, policy=SandboxPolicy(use_bwrap=False), execute_notebooks=False)
+    with ThreadPoolExecutor(1) as executor:
+        autograde(uploads, options, executor=executor)
+    summary = json.loads((course / "summary.json").read_text())
+    return {key: summary[key] for key in ("graded_now", "skipped_unchanged")}
+
+
+@pytest.mark.slow
+def test_the_autograde_button_and_the_batch_agree_on_what_is_already_graded(tmp_path: Path):
+    """The button (``nbgrader autograde``) always regrades; a batch run afterwards, over the
+    uploads or over ``submitted/``, regrades only what changed."""
+    course, _ = grade_class(tmp_path)
+    uploads = sorted((tmp_path / "uploads").iterdir())
+    submitted = sorted((course / "submitted").iterdir())
+    before = (course / "results" / "cy.json").stat().st_mtime_ns
+    process = nbgrader(course, "autograde", ASSIGNMENT, "--student", "cy", "--force")
+    assert process.returncode == 0, process.stderr
+    assert (course / "results" / "cy.json").stat().st_mtime_ns != before, "the button must regrade"
+    assert _batch(course, uploads) == {"graded_now": 0, "skipped_unchanged": 3}
+    assert _batch(course, submitted) == {"graded_now": 0, "skipped_unchanged": 3}
+
+    # a new version collected into submitted/, and one uploaded again: each is regraded once
+    task_file = course / "submitted" / "ben" / ASSIGNMENT / "course_lib" / "layers.py"
+    task_file.write_bytes((paths.SOLUTION_LIB / "layers.py").read_bytes())
+    assert _batch(course, submitted) == {"graded_now": 1, "skipped_unchanged": 2}
+    assert _results(course, "ben")["tasks"]["Linear.forward"] > 0
+    assert _batch(course, submitted) == {"graded_now": 0, "skipped_unchanged": 3}
+    (tmp_path / "uploads" / "cy" / "course_lib" / "layers.py").write_text("raise SystemExit\n")
+    assert _batch(course, uploads) == {"graded_now": 2, "skipped_unchanged": 1}  # ben's zip is the old one
 
 
 def test_formgrader_shows_the_assignment_released(course: Path):

@@ -62,6 +62,7 @@ def test_a_crash_is_retried_by_status_whatever_its_problems_say(tmp_path: Path):
     (options.out / "submitted" / "ada" / "a1_fully_connected" / "timestamp.txt").write_text("x")
     for status, done in ((Status.GRADED, True), (Status.EMPTY, True), (Status.CRASHED, False)):
         result = _result(status)
-        result.problems, result.upload_sha256 = ["grading failed, please report"], upload_digest(upload)
+        result.problems = ["grading failed, please report"]
+        result.upload_sha256 = upload_digest(upload, options.assignment)
         reports.write_student(result, options.out)
         assert _done(upload, options) is done, status

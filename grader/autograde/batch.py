@@ -4,7 +4,8 @@ Workers (any ``concurrent.futures.Executor``; a local process pool by default) e
 upload: unpack it, run every check of the assignment against it in the sandbox, and execute its
 notebooks in the sandbox. A worker returns plain data only. The main process alone writes the
 gradebook and the reports, one student at a time, so an interrupted batch loses nothing: re-run,
-it skips every upload whose result is already recorded for the same bytes.
+it skips every upload whose result is already recorded for the same submission (same
+:func:`~grader.autograde.intake.submission_digest`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import contextlib
 import dataclasses
 import datetime
 import functools
-import hashlib
 import json
 import multiprocessing
 import secrets
@@ -30,7 +30,13 @@ import nbformat
 
 from grader import render, untrusted
 from grader.autograde import gradebook, reports
-from grader.autograde.intake import Submission, intake, record_id_for
+from grader.autograde.intake import (
+    Submission,
+    intake,
+    record_id_for,
+    submission_digest,
+    submitted_files,
+)
 from grader.autograde.nbgrader_hooks import write_check_tables
 from grader.autograde.notebooks import (
     execute,
@@ -73,15 +79,10 @@ class BatchOptions:
     deadline: datetime.datetime | None = None
 
 
-def upload_digest(upload: Path) -> str:
-    """SHA-256 of an upload's bytes (a folder: of its sorted relative paths and contents)."""
-    digest = hashlib.sha256()
-    if upload.is_dir():
-        for path in sorted(p for p in upload.rglob("*") if p.is_file() and not p.is_symlink()):
-            digest.update(path.relative_to(upload).as_posix().encode() + b"\0" + path.read_bytes())
-    elif upload.is_file():
-        digest.update(upload.read_bytes())
-    return digest.hexdigest()
+def upload_digest(upload: Path, assignment: str) -> str:
+    """The :func:`~grader.autograde.intake.submission_digest` of ``upload`` taken for ``assignment``."""
+    with tempfile.TemporaryDirectory(prefix="grader-digest-") as tmp:
+        return submission_digest(intake(upload, assignment, Path(tmp) / "submission"))
 
 
 def checks_of(assignment: str) -> list[registry.Check]:
@@ -168,6 +169,7 @@ def grade_upload(
     checks = checks_of(options.assignment)
     with tempfile.TemporaryDirectory(prefix="grader-upload-") as tmp:
         submission = intake(upload, options.assignment, Path(tmp) / "submission")
+        digest = submission_digest(submission)
         if not submission.files:
             status, isolated = Status.EMPTY, NOT_RUN
             results = _unrunnable(checks, "no task files in the submission")
@@ -191,7 +193,7 @@ def grade_upload(
         write_nbgrader_files(autograded, submission.timestamp, secret)
     result = summarise(submission, results, status, isolated)
     result.problems += [f"{name}: {problem}" for name, problem in notebook_problems.items() if problem]
-    result.upload, result.upload_sha256 = upload.name, upload_digest(upload)
+    result.upload, result.upload_sha256 = upload.name, digest
     result.timestamp, result.seconds = submission.timestamp, round(time.perf_counter() - start, 2)
     return result
 
@@ -211,12 +213,9 @@ def write_submitted(submission: Submission, target: Path) -> str:
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    for notebook in submission.notebooks:  # student-chosen names: only safe characters on disk
-        shutil.copyfile(notebook, target / f"{untrusted.file_name(notebook.stem)}.ipynb")
-    for name in submission.files:
-        if name.startswith("course_lib/"):
-            (target / "course_lib").mkdir(exist_ok=True)
-            shutil.copyfile(submission.root / name, target / name)
+    for name, source in submitted_files(submission).items():
+        (target / name).parent.mkdir(exist_ok=True)
+        shutil.copyfile(source, target / name)
     write_nbgrader_files(target, submission.timestamp, secret)
     return secret
 
@@ -293,7 +292,7 @@ def _crashed(upload: Path, options: BatchOptions, error: BaseException) -> Submi
     submission.problems.append(f"grading failed, please report: {detail}")
     unrun = _unrunnable(checks_of(options.assignment), "not graded (grader error)")
     result = summarise(submission, unrun, Status.CRASHED, UNKNOWN)
-    result.upload, result.upload_sha256 = upload.name, upload_digest(upload)
+    result.upload = upload.name  # no digest: nothing was taken from it (and a crash is retried anyway)
     return result
 
 
@@ -307,10 +306,10 @@ def _done(upload: Path, options: BatchOptions) -> bool:
         return False
     submitted = options.out / "submitted" / record_id_for(upload) / options.assignment
     return (
-        stored.upload_sha256 == upload_digest(upload)
-        and stored.assignment == options.assignment
+        stored.assignment == options.assignment
         and stored.status is not Status.CRASHED  # a grader failure (a worker killed ...) is retried
         and (submitted / "timestamp.txt").is_file()  # graded before nbgrader's layout: regraded once
+        and stored.upload_sha256 == upload_digest(upload, options.assignment)
     )
 
 

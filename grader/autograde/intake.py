@@ -9,6 +9,7 @@ on the submission instead of raised, so one bad upload never stops a batch.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import shutil
@@ -286,6 +287,29 @@ def _read_nbgrader_files(submission: Submission) -> None:
         submission.timestamp = stamp.removesuffix(" UTC")
     if _SECRET.match(texts[NBGRADER_SECRET]):
         submission.secret = texts[NBGRADER_SECRET]
+
+
+def submitted_files(submission: Submission) -> dict[str, Path]:
+    """{path in ``submitted/<student>/<assignment>/``: file of ``submission``}: its task files
+    (``course_lib/<module>.py``) and its notebooks (student-chosen names made safe), nothing else."""
+    files = {name: submission.root / name for name in submission.files if name.startswith("course_lib/")}
+    for notebook in submission.notebooks:
+        files[f"{untrusted.file_name(notebook.stem)}.ipynb"] = notebook
+    return files
+
+
+def submission_digest(submission: Submission) -> str:
+    """What identifies a graded upload: SHA-256 of the files :func:`submitted_files` keeps, the
+    submission time and the problems found taking them. An upload and the ``submitted/`` folder
+    the batch wrote from it (which nbgrader's Autograde regrades) have the same digest; any change
+    to what grading reads (a task file, a notebook, the time) changes it."""
+    digest = hashlib.sha256()
+    for name, path in sorted(submitted_files(submission).items()):
+        digest.update(b"file\0" + name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    digest.update(b"time\0" + str(submission.timestamp).encode())
+    for problem in submission.problems:
+        digest.update(b"\0problem\0" + problem.encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
 
 
 def _report_missing(submission: Submission) -> None:

@@ -15,13 +15,10 @@ the graders' view).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,7 +29,6 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
 from grader import render
-from grader.autograde.intake import MANIFEST
 from grader.checks.tasks import TASKS
 from grader.results import CheckResult, SubmissionResult, task_scores
 
@@ -126,30 +122,6 @@ def feedback_written(assignment: str, student: str, notebooks: Sequence[str]) ->
             page.write_text(offline_math(page.read_text(encoding="utf-8")), encoding="utf-8")
 
 
-def _iso(timestamp_file: Path) -> str | None:
-    """nbgrader's ``timestamp.txt`` as ISO 8601 (the manifest's format), or None."""
-    from nbgrader.utils import parse_utc
-
-    try:
-        return parse_utc(timestamp_file.read_text().strip()).replace(tzinfo=dt.UTC).isoformat()
-    except (OSError, ValueError, OverflowError, TypeError):
-        return None
-
-
-def stage_upload(submitted: Path, student: str, assignment: str, dest: Path) -> Path:
-    """``submitted/<student>/<assignment>/`` as an upload folder ``dest/<student>`` in the layout
-    ``grader submit`` writes (task files, notebooks, a manifest with the recorded time)."""
-    upload = dest / student
-    (upload / "assignments" / assignment).mkdir(parents=True)
-    for notebook in submitted.glob("*.ipynb"):
-        shutil.copyfile(notebook, upload / "assignments" / assignment / notebook.name)
-    if (submitted / "course_lib").is_dir():
-        shutil.copytree(submitted / "course_lib", upload / "course_lib")
-    manifest = {"assignment": assignment, "timestamp": _iso(submitted / "timestamp.txt")}
-    (upload / MANIFEST).write_text(json.dumps(manifest))
-    return upload
-
-
 class SandboxAutograde(Preprocessor):
     """``nbgrader autograde``: grade the submission with our sandboxed checks. nbgrader calls it
     per notebook; every course assignment has one (with several, each would regrade the whole
@@ -182,18 +154,17 @@ class SandboxAutograde(Preprocessor):
 
 
 def regrade(root: Path, assignment: str, student: str) -> SubmissionResult:
-    """Grade ``submitted/<student>/<assignment>`` of the grading folder ``root`` as the batch does."""
+    """Grade ``submitted/<student>/<assignment>`` of the grading folder ``root`` as the batch does
+    (the upload is ``submitted/<student>``, as in ``python -m grader autograde ASSIGNMENT
+    submitted``), even when its result is up to date: the button is an explicit request."""
     from grader.autograde.batch import BatchOptions, autograde
     from grader.sandbox.launch import SandboxPolicy
 
-    submitted = root / "submitted" / student / assignment
-    with tempfile.TemporaryDirectory(prefix="grader-regrade-") as tmp:
-        upload = stage_upload(submitted, student, assignment, Path(tmp))
-        # as `python -m grader autograde` without --require-sandbox: bubblewrap, else a logged warning
-        policy = SandboxPolicy(allow_unsandboxed=True)
-        options = BatchOptions(assignment, root, policy, force=True)
-        with ThreadPoolExecutor(1) as executor:  # one upload: no worker process to start
-            results = autograde([upload], options, executor=executor)
+    # as `python -m grader autograde` without --require-sandbox: bubblewrap, else a logged warning
+    policy = SandboxPolicy(allow_unsandboxed=True)
+    options = BatchOptions(assignment, root, policy, force=True)
+    with ThreadPoolExecutor(1) as executor:  # one upload: no worker process to start
+        results = autograde([root / "submitted" / student], options, executor=executor)
     return next(r for r in results if r.student == student)
 
 
