@@ -100,13 +100,23 @@ def _student_files(task_source: Path, notebooks: dict[str, bytes] | None = None)
     return files
 
 
+def layers_with_relu_bug() -> str:
+    """The reference ``layers.py`` with one classic bug: ReLU's gradient let through at x == 0."""
+    reference = (paths.SOLUTION_LIB / "layers.py").read_text()
+    buggy = reference.replace("dx = dout * (x > 0)", "dx = dout * (x >= 0)", 1)
+    if buggy == reference:
+        raise RuntimeError(
+            "the reference ReLU.backward no longer reads 'dx = dout * (x > 0)': update the demo's bug"
+        )
+    return buggy
+
+
 def build_class(folder: Path) -> list[Path]:
     """Write the sample uploads (zips named by student id) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     perfect = _student_files(paths.SOLUTION_LIB)
     partial = _student_files(paths.COURSE_LIB)
-    buggy = (paths.SOLUTION_LIB / "layers.py").read_text().replace("(x > 0)", "(x >= 0)", 1)
-    partial["course_lib/layers.py"] = buggy.encode()
+    partial["course_lib/layers.py"] = layers_with_relu_bug().encode()
     broken = dict(perfect)
     for name in broken:
         if name.endswith(".ipynb"):

@@ -30,7 +30,7 @@ import pytest
 from grader import paths
 from grader.autograde.batch import BatchOptions, autograde
 from grader.autograde.roster import read_roster
-from grader.demo import ASSIGNMENT, _student_files, _zip, write_roster
+from grader.demo import ASSIGNMENT, _student_files, _zip, layers_with_relu_bug, write_roster
 from grader.sandbox.launch import SandboxPolicy, bwrap_path
 from tests.servers import stop
 
@@ -56,8 +56,7 @@ def _graded_course(folder: Path) -> Path:
     uploads = folder / "uploads"
     uploads.mkdir(parents=True)
     buggy = _student_files(paths.SOLUTION_LIB)
-    layers = (paths.SOLUTION_LIB / "layers.py").read_text().replace("(x > 0)", "(x >= 0)", 1)
-    buggy["course_lib/layers.py"] = layers.encode()
+    buggy["course_lib/layers.py"] = layers_with_relu_bug().encode()
     for student, files in {"alice": _student_files(paths.SOLUTION_LIB), "bob": buggy}.items():
         (uploads / f"{student}.zip").write_bytes(_zip(files))
     roster, _ = read_roster(write_roster(folder / "roster.csv"))

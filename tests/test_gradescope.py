@@ -18,7 +18,7 @@ import pytest
 from grader import paths
 from grader.autograde import gradescope
 from grader.autograde.batch import BatchOptions, autograde
-from grader.demo import ASSIGNMENT, _student_files, _zip
+from grader.demo import ASSIGNMENT, _student_files, _zip, layers_with_relu_bug
 from grader.sandbox.launch import SandboxPolicy, bwrap_path
 
 #: Linear.forward is right only if the solutions can be read; it also tries to forge results.json.
@@ -113,9 +113,7 @@ def _run_autograder(
 @pytest.mark.slow
 def test_results_equal_the_batch_graders(root: Path, tmp_path: Path):
     partial = _student_files(paths.COURSE_LIB)
-    partial["course_lib/layers.py"] = (
-        (paths.SOLUTION_LIB / "layers.py").read_bytes().replace(b"(x > 0)", b"(x >= 0)")
-    )
+    partial["course_lib/layers.py"] = layers_with_relu_bug().encode()
     uploads = tmp_path / "uploads"
     uploads.mkdir()
     (uploads / "bob.zip").write_bytes(_zip(partial))
