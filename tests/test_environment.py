@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 
@@ -43,3 +44,32 @@ def environment_requirements() -> dict[str, str]:
 
 def test_environment_matches_pyproject():
     assert environment_requirements() == pyproject_requirements()
+
+
+def test_xdist_groups_tests_that_share_unix_users(tmp_path):
+    """The suite runs with ``-n 2 --dist loadgroup``; tests that create the same Unix users (and the
+    red-team batch) rely on their ``xdist_group`` putting them on one worker. A pytest/xdist pair
+    that ignores the groups runs their fixtures twice, concurrently, deleting each other's users."""
+    import subprocess
+    import sys
+
+    test = (
+        "import os, time, pytest\n"
+        "pytestmark = pytest.mark.xdist_group('together')\n"
+    )
+    for name in ("a", "b"):
+        test += (
+            f"def test_{name}():\n"
+            "    time.sleep(0.5)\n"
+            f"    open(os.environ['WORKERS_FILE'], 'a').write(os.environ['PYTEST_XDIST_WORKER'] + '\\n')\n"
+        )
+    (tmp_path / "test_grouped.py").write_text(test)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    workers = tmp_path / "workers.txt"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup", "."],
+        cwd=tmp_path, env={**os.environ, "WORKERS_FILE": str(workers)}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    ran_on = workers.read_text().split()
+    assert len(ran_on) == 2 and len(set(ran_on)) == 1, f"one group ran on workers {ran_on}"
