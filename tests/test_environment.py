@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import tomllib
 
 from grader import paths
@@ -46,24 +48,33 @@ def test_environment_matches_pyproject():
     assert environment_requirements() == pyproject_requirements()
 
 
+#: Two tests of one xdist group; each writes down the worker it ran on.
+GROUPED_TESTS = """\
+import os, time, pytest
+
+pytestmark = pytest.mark.xdist_group("together")
+
+
+def _record():
+    time.sleep(0.5)  # long enough for the other worker to be free for the second test
+    with open(os.environ["WORKERS_FILE"], "a") as handle:
+        handle.write(os.environ["PYTEST_XDIST_WORKER"] + "\\n")
+
+
+def test_a():
+    _record()
+
+
+def test_b():
+    _record()
+"""
+
+
 def test_xdist_groups_tests_that_share_unix_users(tmp_path):
     """The suite runs with ``-n 2 --dist loadgroup``; tests that create the same Unix users (and the
     red-team batch) rely on their ``xdist_group`` putting them on one worker. A pytest/xdist pair
     that ignores the groups runs their fixtures twice, concurrently, deleting each other's users."""
-    import subprocess
-    import sys
-
-    test = (
-        "import os, time, pytest\n"
-        "pytestmark = pytest.mark.xdist_group('together')\n"
-    )
-    for name in ("a", "b"):
-        test += (
-            f"def test_{name}():\n"
-            "    time.sleep(0.5)\n"
-            f"    open(os.environ['WORKERS_FILE'], 'a').write(os.environ['PYTEST_XDIST_WORKER'] + '\\n')\n"
-        )
-    (tmp_path / "test_grouped.py").write_text(test)
+    (tmp_path / "test_grouped.py").write_text(GROUPED_TESTS)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     workers = tmp_path / "workers.txt"
     done = subprocess.run(

@@ -204,7 +204,6 @@ def test_the_deadline_marks_late_submissions_the_nbgrader_way(course: Path):
 
 def test_export_regenerates_the_exports_with_manual_grades(course: Path):
     import csv
-    import shutil
 
     from nbgrader.api import Gradebook
 
@@ -230,8 +229,6 @@ def test_export_regenerates_the_exports_with_manual_grades(course: Path):
 
 
 def test_a_rerun_rewrites_every_export_and_regrades_an_older_layout(course: Path):
-    import shutil
-
     shutil.rmtree(course / "exports")
     old_layout = course / "submitted" / "ben" / ASSIGNMENT
     (old_layout / "timestamp.txt").unlink()  # as a grading folder from before nbgrader's layout

@@ -104,7 +104,9 @@ class ReferenceWorker:
         :class:`WorkerFailed` (and kills the worker) after ``seconds``."""
         assert self.sock is not None
         deadline = time.monotonic() + seconds
-        request: dict[str, Any] = {"target": target} if seed is None else {"target": target, "seed": seed}
+        request: dict[str, Any] = {"target": target}
+        if seed is not None:
+            request["seed"] = seed
         try:
             self._send(protocol.frame_bytes(request, (list(args), kwargs)), deadline)
             first = self._receive(_LENGTH, deadline)
