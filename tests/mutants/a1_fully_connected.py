@@ -126,7 +126,7 @@ MUTANTS = [
     Mutant(
         "relu_backward_ge_zero",
         "layers",
-        "dx = dout * (x > 0)",
+        "dx = dout * x.relu().sign()",
         "dx = dout * (x >= 0)",
         caught_by=("relu_backward_ties",),
         why="lets the gradient through at x == 0",
@@ -134,7 +134,7 @@ MUTANTS = [
     Mutant(
         "relu_backward_modifies_dout",
         "layers",
-        "dx = dout * (x > 0)",
+        "dx = dout * x.relu().sign()",
         "dx = dout.masked_fill_(x <= 0, 0)",
         caught_by=("relu_backward_inputs_unchanged",),
         why="zeroes the upstream gradient in place",

@@ -24,7 +24,8 @@ _BN_BACKWARD_GRADS = (
 _ALT_GRADS = (
     "        N = dout.shape[0]\n        dbeta = dout.sum(dim=0)\n        dgamma = (dout * x_hat).sum(dim=0)\n"
 )
-_ALT_DX = "        dx = gamma * torch.rsqrt(var + eps) * (dout - dbeta / N - x_hat * (dgamma / N))\n"
+_ALT_SCALE = "        scale = gamma * torch.rsqrt(var + eps)  # (D,)\n"
+_ALT_DX = "        dx = torch.addcmul(-scale * dbeta / N, dout, scale).addcmul_(x_hat, -scale * dgamma / N)\n"
 _LN_FORWARD = (
     "        mu = x.mean(dim=1, keepdim=True)\n"
     "        centred = x - mu\n"
@@ -32,11 +33,12 @@ _LN_FORWARD = (
     "        x_hat = centred * torch.rsqrt(var + eps)\n"
     "        out = torch.addcmul(beta, gamma, x_hat)  # gamma * x_hat + beta in one pass\n"
 )
-_LN_GRADS = (
-    "        dbeta = dout.sum(dim=0)\n        dgamma = (dout * x_hat).sum(dim=0)\n"
-    "        dx_hat = dout * gamma\n        dx = torch.rsqrt"
+_LN_GRADS = "        dbeta = dout.sum(dim=0)\n        dgamma = dout_x_hat.sum(dim=0)\n"
+_LN_MEANS = (
+    "        mean_dx_hat = (dout @ gamma).unsqueeze(1) / D  # (N, 1)\n"
+    "        mean_dx_hat_x_hat = (dout_x_hat @ gamma).unsqueeze(1) / D  # (N, 1)\n"
 )
-_LN_DX = "            dx_hat - dx_hat.mean(dim=1, keepdim=True) - x_hat * (dx_hat * x_hat).mean(dim=1, keepdim=True)\n"
+_LN_DX = "        dx = torch.addcmul(-mean_dx_hat, dout, gamma).addcmul_(x_hat, -mean_dx_hat_x_hat)\n"
 _SANDWICH_FORWARD = (
     "        a_norm, norm_cache = norm.forward(a, gamma, beta, norm_param)\n"
     "        out, relu_cache = ReLU.forward(a_norm)\n"
@@ -214,16 +216,19 @@ MUTANTS = [
     ),
     # -- BatchNorm.backward_alt -----------------------------------------------------------------
     Mutant(
-        "bnalt_missing_mean_term", "layers", _ALT_DX, _ALT_DX.replace("dout - dbeta / N - ", "dout - "),
+        "bnalt_missing_mean_term", "layers", _ALT_DX,
+        _ALT_DX.replace("torch.addcmul(-scale * dbeta / N, dout, scale)", "(dout * scale)"),
         ALT, "the closed form without the sum of dout (the mean's term)",
     ),
     Mutant(
-        "bnalt_missing_variance_term", "layers", _ALT_DX, _ALT_DX.replace(" - x_hat * (dgamma / N)", ""),
+        "bnalt_missing_variance_term", "layers", _ALT_DX, _ALT_DX.replace(".addcmul_(x_hat, -scale * dgamma / N)", ""),
         ALT, "the closed form without the x_hat * sum(dout * x_hat) term (the variance's)",
     ),
     Mutant(
         "bnalt_no_division_by_N", "layers", _ALT_DX,
-        _ALT_DX.replace("(dout - dbeta / N - x_hat * (dgamma / N))", "(N * dout - dbeta - x_hat * dgamma)"),
+        _ALT_DX.replace("(-scale * dbeta / N, dout, scale)", "(-scale * dbeta, dout, N * scale)").replace(
+            "-scale * dgamma / N", "-scale * dgamma"
+        ),
         ALT, "the 1 / N of the closed form is dropped",
     ),
     Mutant(
@@ -232,7 +237,7 @@ MUTANTS = [
         ALT_SHAPES, "dgamma summed over the features instead of the examples",
     ),
     Mutant(
-        "bnalt_missing_gamma", "layers", _ALT_DX, _ALT_DX.replace("dx = gamma * torch", "dx = torch"),
+        "bnalt_missing_gamma", "layers", _ALT_SCALE, _ALT_SCALE.replace("scale = gamma * torch", "scale = torch"),
         ALT, "dx forgets the scale gamma",
     ),
     # -- LayerNorm ------------------------------------------------------------------------------
@@ -261,16 +266,18 @@ MUTANTS = [
         ("layernorm_forward_float32_x_unchanged",), "x is centred in place",
     ),
     Mutant(
-        "lnb_missing_mean_term", "layers", _LN_DX, _LN_DX.replace(" - dx_hat.mean(dim=1, keepdim=True)", ""),
+        "lnb_missing_mean_term", "layers", _LN_DX, _LN_DX.replace("torch.addcmul(-mean_dx_hat, dout, gamma)", "(dout * gamma)"),
         LN_BACKWARD, "the path through the per-example mean is forgotten",
     ),
     Mutant(
-        "lnb_batchnorm_axes", "layers", _LN_DX, _LN_DX.replace("dim=1, keepdim=True", "dim=0, keepdim=True"),
+        "lnb_batchnorm_axes", "layers", _LN_MEANS,
+        "        mean_dx_hat = (dout * gamma).mean(dim=0, keepdim=True)\n"
+        "        mean_dx_hat_x_hat = (dout_x_hat * gamma).mean(dim=0, keepdim=True)\n",
         LN_BACKWARD, "batchnorm's closed form copied without swapping the axes of the sums",
     ),
     Mutant(
         "lnb_dgamma_wrong_axis", "layers", _LN_GRADS,
-        _LN_GRADS.replace("(dout * x_hat).sum(dim=0)", "(dout * x_hat).sum(dim=1)"),
+        _LN_GRADS.replace("dout_x_hat.sum(dim=0)", "dout_x_hat.sum(dim=1)"),
         LN_BACKWARD_SHAPES, "dgamma summed over the features (layernorm's axis) instead of the examples",
     ),
     Mutant(
@@ -278,7 +285,10 @@ MUTANTS = [
         LN_BACKWARD_SHAPES, "dbeta summed over the features instead of the examples",
     ),
     Mutant(
-        "lnb_missing_gamma", "layers", _LN_GRADS, _LN_GRADS.replace("dx_hat = dout * gamma", "dx_hat = dout"),
+        "lnb_missing_gamma", "layers", _LN_MEANS + _LN_DX,
+        "        mean_dx_hat = dout.mean(dim=1, keepdim=True)\n"
+        "        mean_dx_hat_x_hat = dout_x_hat.mean(dim=1, keepdim=True)\n"
+        "        dx = (dout - mean_dx_hat).addcmul_(x_hat, -mean_dx_hat_x_hat)\n",
         LN_BACKWARD, "dx forgets the scale gamma",
     ),
     # -- Linear_Norm_ReLU -----------------------------------------------------------------------
