@@ -8,15 +8,29 @@ import time
 from collections.abc import Callable
 
 
-def interleaved_medians(candidates: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    """Median seconds per call of each candidate, alternating them so load drifts hit all alike."""
+def interleaved_samples(candidates: dict[str, Callable[[], None]], repeats: int) -> dict[str, list[float]]:
+    """Seconds of every call of each candidate, alternating them so load drifts hit all alike:
+    sample ``i`` of every candidate comes from the same round."""
     samples: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(repeats):
         for name, run in candidates.items():
             start = time.perf_counter()
             run()
             samples[name].append(time.perf_counter() - start)
+    return samples
+
+
+def interleaved_medians(candidates: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    """Median seconds per call of each candidate (see :func:`interleaved_samples`)."""
+    samples = interleaved_samples(candidates, repeats)
     return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def round_ratio_quartiles(numerator: list[float], denominator: list[float]) -> tuple[float, float]:
+    """Lower and upper quartiles of the per-round ratios of two interleaved sample lists: how
+    much the machine's noise moved the ratio within one run."""
+    lower, _, upper = statistics.quantiles([a / b for a, b in zip(numerator, denominator, strict=True)], n=4)
+    return lower, upper
 
 
 def keep_freed_memory() -> bool:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import statistics
 
 import torch
 from torch import nn
 
-from bench.common import interleaved_medians, keep_freed_memory
+from bench.common import interleaved_samples, keep_freed_memory, round_ratio_quartiles
 from grader.checks.reference import ReferenceLib
 
 SHAPES = {"cifar": (3072, [512, 512]), "digits": (64, [512, 512])}
@@ -111,12 +112,13 @@ def main() -> None:
             }
             for run in candidates.values():
                 run()  # warm-up
-            medians = interleaved_medians(candidates, repeats)
-            per_iter = {name: 1e3 * t / iters for name, t in medians.items()}
+            samples = interleaved_samples(candidates, repeats)
+            per_iter = {name: 1e3 * statistics.median(times) / iters for name, times in samples.items()}
+            lower, upper = round_ratio_quartiles(samples["project"], samples["torch"])
             print(
                 f"{shape:>6} {dim}->{'->'.join(map(str, hidden))}->10 dropout {dropout} {normalization or '':9}: "
                 f"project {per_iter['project']:.3f} ms/iter, torch {per_iter['torch']:.3f} ms/iter, "
-                f"ratio {per_iter['project'] / per_iter['torch']:.2f}"
+                f"ratio {per_iter['project'] / per_iter['torch']:.2f} (rounds {lower:.2f}-{upper:.2f})"
             )
 
 
