@@ -26,12 +26,18 @@ if ! command -v configurable-http-proxy >/dev/null && [ "$(id -u)" = 0 ] && comm
   # JupyterHub's proxy, for the deploy/jupyterhub smoke test.
   npm install -g --silent configurable-http-proxy >/dev/null 2>&1 || echo "note: configurable-http-proxy not installed"
 fi
-if [ ! -f .venv/share/mathjax/tex-svg-full.js ] && command -v npm >/dev/null; then
-  # MathJax (one file, fonts included) so that nbgrader's feedback pages render math offline.
+if [ ! -f .venv/share/mathjax/node-main.js ] && command -v npm >/dev/null; then
+  # MathJax's components for node: feedback pages get their math typeset into static SVG
+  # (grader/autograde/typeset_math.js), so they need no network and run no script.
   tmp="$(mktemp -d)"
-  if (cd "$tmp" && npm pack --silent mathjax@3.2.2 >/dev/null \
-      && tar xzf mathjax-3.2.2.tgz package/es5/tex-svg-full.js package/LICENSE); then
-    mkdir -p .venv/share/mathjax && cp "$tmp/package/es5/tex-svg-full.js" "$tmp/package/LICENSE" .venv/share/mathjax/
+  parts="node-main.js startup.js core.js loader.js adaptors/liteDOM.js input/tex-full.js output/svg.js
+         output/svg/fonts/tex.js ui/safe.js"
+  if (cd "$tmp" && npm pack --silent mathjax@3.2.2 >/dev/null && tar xzf mathjax-3.2.2.tgz package/es5 package/LICENSE); then
+    rm -rf .venv/share/mathjax && mkdir -p .venv/share/mathjax
+    for part in $parts; do
+      mkdir -p ".venv/share/mathjax/$(dirname "$part")" && cp "$tmp/package/es5/$part" ".venv/share/mathjax/$part"
+    done
+    cp "$tmp/package/LICENSE" .venv/share/mathjax/
   else
     echo "note: MathJax not installed (feedback pages show math as TeX)"
   fi

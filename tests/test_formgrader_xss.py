@@ -92,6 +92,7 @@ def test_the_release_is_never_rewritten():
         "<b>bold</b>",
         "text <!-- comment --> text",
         "$\\href{javascript:alert(1)}{x}$",
+        '$\\mmlToken{mi}[href="javascript:alert(1)"]{x}$',
         "```mermaid\ngraph TD; A-->B\n```",
         "[r]\n\n[r]: vbscript:x",
     ],

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -94,32 +95,63 @@ class StudentFeedback(Preprocessor):
         return nb, resources
 
 
-#: MathJax 3 (one file, fonts included), installed by scripts/setup.sh from the npm registry.
-MATHJAX = Path(sys.prefix) / "share" / "mathjax" / "tex-svg-full.js"
-_MATHJAX_CONFIG = (
-    "window.MathJax={tex:{inlineMath:[['$','$'],['\\\\(','\\\\)']],displayMath:[['$$','$$'],['\\\\[','\\\\]']],"
-    "processEscapes:true,processEnvironments:true},svg:{fontCache:'global'}};"
-)
-_CDN_SCRIPT = re.compile(r'<script src="https?://[^"]*mathjax[^"]*">\s*</script>', re.IGNORECASE)
+#: MathJax 3's components for node (its es5/ folder, in part), installed by scripts/setup.sh.
+MATHJAX = Path(sys.prefix) / "share" / "mathjax"
+_TYPESET_SCRIPT = Path(__file__).with_name("typeset_math.js")
+#: Seconds one feedback page may take to typeset (about one on a 2-core machine).
+TYPESET_TIMEOUT = 120.0
+#: The page's own MathJax scripts: nbconvert's configuration and its loader from a CDN.
+_MATHJAX_SCRIPTS = re.compile(r"<script\b[^>]*mathjax[^>]*>.*?</script>", re.IGNORECASE | re.DOTALL)
 
 
-def offline_math(page: str) -> str:
-    """``page`` with its MathJax CDN script replaced by MathJax itself, inline (without MathJax
-    installed: removed, and the math stays readable TeX). Feedback then needs no network."""
-    script = MATHJAX.read_text(encoding="utf-8") if MATHJAX.is_file() else None
-    if script is None or "</script" in script.lower():
-        return _CDN_SCRIPT.sub("", page)
-    inline = f"<script>{_MATHJAX_CONFIG}</script><script>{script}</script>"
-    return _CDN_SCRIPT.sub(lambda _: inline, page, count=1)
+def math_typesetter() -> list[str] | None:
+    """The command that typesets a page's math (``typeset_math.js`` under node, allowed to read
+    MathJax and the script only: no writes, no processes, no network), or None where node (20 or
+    later, for its permission model) or MathJax is missing."""
+    node = shutil.which("node")
+    if node is None or not (MATHJAX / "node-main.js").is_file():
+        return None
+    try:
+        version = subprocess.run(
+            [node, "--version"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
+        major = int(version.strip().lstrip("v").split(".")[0])
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    if major < 20:
+        return None
+    permission = "--permission" if major >= 23 else "--experimental-permission"
+    return [node, permission, f"--allow-fs-read={MATHJAX}/", f"--allow-fs-read={_TYPESET_SCRIPT}",
+            str(_TYPESET_SCRIPT), str(MATHJAX)]  # fmt: skip
+
+
+def offline_math(page: str, typesetter: list[str] | None) -> str:
+    """``page`` without its MathJax scripts (which load MathJax from a CDN), its math typeset here
+    into static SVG by ``typesetter`` (:func:`math_typesetter`). Where that is None or fails, the
+    math stays readable TeX. Either way the page needs no network and runs no script."""
+    page = _MATHJAX_SCRIPTS.sub("", page)
+    if typesetter is None:
+        return page
+    try:
+        done = subprocess.run(typesetter, input=page, capture_output=True, encoding="utf-8",
+                              timeout=TYPESET_TIMEOUT, check=False)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as error:
+        print(f"note: feedback math left as TeX ({error})", file=sys.stderr)
+        return page
+    if done.returncode != 0 or not done.stdout:
+        print(f"note: feedback math left as TeX ({done.stderr.strip()[-300:]})", file=sys.stderr)
+        return page
+    return done.stdout
 
 
 def feedback_written(assignment: str, student: str, notebooks: Sequence[str]) -> None:
     """``generate_feedback``'s post-convert hook: each feedback page gets its math offline."""
+    typesetter = math_typesetter()
     for notebook in map(Path, notebooks):  # <root>/autograded/<student>/<assignment>/<name>.ipynb
         parts = notebook.resolve().parts
         page = Path(*parts[:-4], "feedback", *parts[-3:-1], notebook.stem + ".html")
         if page.is_file():
-            page.write_text(offline_math(page.read_text(encoding="utf-8")), encoding="utf-8")
+            page.write_text(offline_math(page.read_text(encoding="utf-8"), typesetter), encoding="utf-8")
 
 
 class SandboxAutograde(Preprocessor):

@@ -175,8 +175,9 @@ SAFE_SCHEMES = ("http", "https", "mailto")
 SAFE_IMAGE_DATA = re.compile(r"data:image/(png|jpeg|gif);base64,[A-Za-z0-9+/=]*")
 _TAG = re.compile(r'<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z-]+(?:="[^"<>]*")?)*)\s*/?>')
 _ATTRIBUTE = re.compile(r'\s+([a-zA-Z-]+)(?:="([^"<>]*)")?')
-#: TeX commands that MathJax turns into links, styles, element ids or loaded code.
-_MATHJAX_ACTIVE = re.compile(r"\\(href|url|class|cssId|style|require|unicode|html)(?![A-Za-z])")
+#: TeX commands that MathJax turns into links, styles, element ids or loaded code (``\mmlToken``
+#: sets any attribute, ``href`` included).
+_MATHJAX_ACTIVE = re.compile(r"\\(href|url|class|cssId|style|require|unicode|html|mmlToken)(?![A-Za-z])")
 SHOWN_AS_TEXT = "*[The grader shows this cell as text: it contained markup that is not rendered.]*"
 
 
