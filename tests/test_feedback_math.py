@@ -4,10 +4,14 @@ page's MathJax scripts; student TeX that would make links, classes or load code 
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbconvert import HTMLExporter
 
+from grader import paths
 from grader.autograde.nbgrader_hooks import math_typesetter, offline_math
 
 TYPESETTER = math_typesetter()
@@ -65,3 +69,14 @@ def test_a_failing_typesetter_leaves_the_math_as_tex(capsys):
     source = page(r"<p>$x^2$</p>")
     assert offline_math(source, ["false"]) == source.replace(CDN_SCRIPTS, "")
     assert "feedback math left as TeX" in capsys.readouterr().err
+
+
+@needs_typesetter
+@pytest.mark.parametrize("notebook", sorted(paths.ASSIGNMENTS.glob("*/*.ipynb")), ids=lambda p: p.stem)
+def test_every_formula_of_a_released_notebook_typesets(notebook: Path):
+    """The TeX packages left out for student text are not used by the course's own: no formula
+    comes out as an error (merror) or as an unknown command (red text)."""
+    page, _ = HTMLExporter(template_name="classic").from_notebook_node(nbformat.read(notebook, as_version=4))
+    typeset = offline_math(page, TYPESETTER)
+    assert typeset.count("<mjx-container") >= 20
+    assert not re.findall(r'data-mml-node="merror"[^\]]|fill="red"', typeset)
