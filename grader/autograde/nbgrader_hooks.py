@@ -105,9 +105,9 @@ _MATHJAX_SCRIPTS = re.compile(r"<script\b[^>]*mathjax[^>]*>.*?</script>", re.IGN
 
 
 def math_typesetter() -> list[str] | None:
-    """The command that typesets a page's math (``typeset_math.js`` under node, allowed to read
-    MathJax and the script only: no writes, no processes, no network), or None where node (20 or
-    later, for its permission model) or MathJax is missing."""
+    """The command that typesets a page's math (``typeset_math.js`` under node's permission model:
+    it may read MathJax and the script only, write nothing, start no process), or None where node
+    (20 or later, for that model) or MathJax is missing."""
     node = shutil.which("node")
     if node is None or not (MATHJAX / "node-main.js").is_file():
         return None
