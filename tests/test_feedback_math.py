@@ -76,7 +76,9 @@ def test_a_failing_typesetter_leaves_the_math_as_tex(capsys):
 def test_every_formula_of_a_released_notebook_typesets(notebook: Path):
     """The TeX packages left out for student text are not used by the course's own: no formula
     comes out as an error (merror) or as an unknown command (red text)."""
-    rendered, _ = HTMLExporter(template_name="classic").from_notebook_node(nbformat.read(notebook, as_version=4))
+    rendered, _ = HTMLExporter(template_name="classic").from_notebook_node(
+        nbformat.read(notebook, as_version=4)
+    )
     typeset = offline_math(rendered, TYPESETTER)
     assert typeset.count("<mjx-container") >= 20
     assert not re.findall(r'data-mml-node="merror"[^\]]|fill="red"', typeset)
