@@ -15,6 +15,7 @@ the graders' view).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -104,7 +105,8 @@ TYPESET_TIMEOUT = 120.0
 _MATHJAX_SCRIPTS = re.compile(r"<script\b[^>]*mathjax[^>]*>.*?</script>", re.IGNORECASE | re.DOTALL)
 
 
-def math_typesetter() -> list[str] | None:
+@functools.cache  # generate_feedback calls the hook once per student: ask node its version once
+def math_typesetter() -> tuple[str, ...] | None:
     """The command that typesets a page's math (``typeset_math.js`` under node's permission model:
     it may read MathJax and the script only, write nothing, start no process), or None where node
     (20 or later, for that model) or MathJax is missing."""
@@ -121,11 +123,11 @@ def math_typesetter() -> list[str] | None:
     if major < 20:
         return None
     permission = "--permission" if major >= 23 else "--experimental-permission"
-    return [node, permission, f"--allow-fs-read={MATHJAX}/", f"--allow-fs-read={_TYPESET_SCRIPT}",
-            str(_TYPESET_SCRIPT), str(MATHJAX)]  # fmt: skip
+    return (node, permission, f"--allow-fs-read={MATHJAX}/", f"--allow-fs-read={_TYPESET_SCRIPT}",
+            str(_TYPESET_SCRIPT), str(MATHJAX))  # fmt: skip
 
 
-def offline_math(page: str, typesetter: list[str] | None) -> str:
+def offline_math(page: str, typesetter: Sequence[str] | None) -> str:
     """``page`` without its MathJax scripts (which load MathJax from a CDN), its math typeset here
     into static SVG by ``typesetter`` (:func:`math_typesetter`). Where that is None or fails, the
     math stays readable TeX. Either way the page needs no network and runs no script."""
