@@ -103,10 +103,10 @@ def _student_files(task_source: Path, notebooks: dict[str, bytes] | None = None)
 def layers_with_relu_bug() -> str:
     """The reference ``layers.py`` with one classic bug: ReLU's gradient let through at x == 0."""
     reference = (paths.SOLUTION_LIB / "layers.py").read_text()
-    buggy = reference.replace("dx = dout * x.relu().sign()", "dx = dout * (x >= 0)", 1)
+    buggy = reference.replace("dx = x.sign().clamp_(min=0).mul_(dout)", "dx = dout * (x >= 0)", 1)
     if buggy == reference:
         raise RuntimeError(
-            "the reference ReLU.backward no longer reads 'dx = dout * x.relu().sign()': update the demo's bug"
+            "the reference ReLU.backward no longer reads 'dx = x.sign().clamp_(min=0).mul_(dout)': update the demo's bug"
         )
     return buggy
 

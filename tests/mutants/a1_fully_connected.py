@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tests.mutants import Mutant, region_edit
 
-LINEAR_OUT = "out = torch.addmm(b, x.reshape(x.shape[0], w.shape[0]), w)"
+#: Linear.backward's flattening of the cached x (forward has the same line before its branch)
+BACKWARD_FLAT = "x_flat = x.reshape(x.shape[0], w.shape[0])\n        dx = (dout @ w.T)"
 SOFTMAX_SHIFT = "shifted = x - x.max(dim=1, keepdim=True).values"
 SVM_MARGINS = "margins = (x - correct + 1).clamp(min=0)"
 
@@ -13,32 +14,33 @@ MUTANTS = [
     Mutant(
         "linear_forward_no_flatten",
         "layers",
-        LINEAR_OUT,
-        "out = torch.addmm(b, x, w)",
+        *region_edit("Linear.forward", "out = torch.addmm(b, x, w)\nreturn out, (x, w, b)"),
         caught_by=("linear_forward_images", "linear_forward_random"),
         why="forgets to flatten k-dimensional inputs to (N, D)",
     ),
     Mutant(
         "linear_forward_no_bias",
         "layers",
-        LINEAR_OUT,
-        "out = x.reshape(x.shape[0], w.shape[0]) @ w",
+        *region_edit("Linear.forward", "out = x.reshape(x.shape[0], w.shape[0]) @ w\nreturn out, (x, w, b)"),
         caught_by=("linear_forward_small", "linear_forward_random", "linear_forward_float32_batch_of_one"),
         why="drops the bias",
     ),
     Mutant(
         "linear_forward_squeezes_batch",
         "layers",
-        LINEAR_OUT,
-        "out = torch.addmm(b, x.reshape(x.shape[0], -1).squeeze(), w)",
+        *region_edit(
+            "Linear.forward",
+            "out = torch.addmm(b, x.reshape(x.shape[0], -1).squeeze(), w)\nreturn out, (x, w, b)",
+        ),
         caught_by=("linear_forward_float32_batch_of_one",),
         why="squeeze() to drop singleton image dims also drops a batch of one",
     ),
     Mutant(
         "linear_forward_view",
         "layers",
-        LINEAR_OUT,
-        "out = torch.addmm(b, x.view(x.shape[0], w.shape[0]), w)",
+        *region_edit(
+            "Linear.forward", "out = torch.addmm(b, x.view(x.shape[0], w.shape[0]), w)\nreturn out, (x, w, b)"
+        ),
         caught_by=("linear_forward_non_contiguous",),
         why="flattens with view(), which fails on a non-contiguous x (a transposed or sliced batch)",
     ),
@@ -85,7 +87,7 @@ MUTANTS = [
     Mutant(
         "linear_backward_dw_transposed",
         "layers",
-        "dw = x_flat.T @ dout",
+        "dw = (dout.T @ x_flat).T.contiguous() if w.shape[1] < w.shape[0] else x_flat.T @ dout",
         "dw = dout.T @ x_flat",
         caught_by=("linear_backward_small", "linear_backward_autograd", "linear_backward_images"),
         why="computes dw with the factors swapped, giving (M, D)",
@@ -93,8 +95,8 @@ MUTANTS = [
     Mutant(
         "linear_backward_resizes_x",
         "layers",
-        "x_flat = x.reshape(x.shape[0], w.shape[0])",
-        "x_flat = x.resize_(x.shape[0], w.shape[0])",
+        BACKWARD_FLAT,
+        BACKWARD_FLAT.replace("reshape", "resize_"),
         caught_by=("linear_backward_inputs_unchanged", "linear_backward_images"),
         why="numpy habit: resizes the cached x in place",
     ),
@@ -126,7 +128,7 @@ MUTANTS = [
     Mutant(
         "relu_backward_ge_zero",
         "layers",
-        "dx = dout * x.relu().sign()",
+        "dx = x.sign().clamp_(min=0).mul_(dout)",
         "dx = dout * (x >= 0)",
         caught_by=("relu_backward_ties",),
         why="lets the gradient through at x == 0",
@@ -134,7 +136,7 @@ MUTANTS = [
     Mutant(
         "relu_backward_modifies_dout",
         "layers",
-        "dx = dout * x.relu().sign()",
+        "dx = x.sign().clamp_(min=0).mul_(dout)",
         "dx = dout.masked_fill_(x <= 0, 0)",
         caught_by=("relu_backward_inputs_unchanged",),
         why="zeroes the upstream gradient in place",
@@ -641,8 +643,8 @@ MUTANTS = [
     Mutant(
         "linear_backward_flattens_with_view",
         "layers",
-        "x_flat = x.reshape(x.shape[0], w.shape[0])",
-        "x_flat = x.view(x.shape[0], w.shape[0])",
+        BACKWARD_FLAT,
+        BACKWARD_FLAT.replace("reshape", "view"),
         caught_by=("linear_backward_float32_batch_of_one",),
         why="flattens the cached x with view(), which fails when forward was given a non-contiguous x",
     ),
