@@ -390,8 +390,12 @@ class BatchNorm:
         eps = bn_param.get("eps", 1e-5)
         momentum = bn_param.get("momentum", 0.9)
         N, D = x.shape
-        running_mean = bn_param.setdefault("running_mean", torch.zeros(D, dtype=x.dtype, device=x.device))
-        running_var = bn_param.setdefault("running_var", torch.ones(D, dtype=x.dtype, device=x.device))
+        # created on first use only (a setdefault would build both tensors on every call)
+        if "running_mean" not in bn_param:
+            bn_param["running_mean"] = torch.zeros(D, dtype=x.dtype, device=x.device)
+        if "running_var" not in bn_param:
+            bn_param["running_var"] = torch.ones(D, dtype=x.dtype, device=x.device)
+        running_mean, running_var = bn_param["running_mean"], bn_param["running_var"]
         if mode == "train":
             mu = x.mean(dim=0)
             centred = x - mu

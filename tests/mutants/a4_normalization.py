@@ -177,7 +177,7 @@ MUTANTS = [
     ),
     Mutant(
         "bn_running_var_created_as_zeros", "layers",
-        'bn_param.setdefault("running_var", torch.ones(', 'bn_param.setdefault("running_var", torch.zeros(',
+        'bn_param["running_var"] = torch.ones(', 'bn_param["running_var"] = torch.zeros(',
         ("batchnorm_forward_train", "batchnorm_forward_matches_torch", "batchnorm_forward_sequence"),
         "the running variance starts at 0 instead of 1",
     ),
