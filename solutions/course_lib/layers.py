@@ -53,7 +53,7 @@ class Linear:
         if w.shape[1] < x.shape[0]:
             # Fewer outputs than examples (class scores: 10 per example). BLAS kernels vectorise
             # along the rows of the result in memory, so out.T = w.T @ x_flat.T + b, with rows of
-            # N, runs three times faster than out's rows of M; the same values up to rounding.
+            # N, runs up to three times faster than out's rows of M; the same values up to rounding.
             out = torch.addmm(b.unsqueeze(1), w.T, x_flat.T).T.contiguous()
         else:
             out = torch.addmm(b, x_flat, w)  # b + x_flat @ w
