@@ -8,12 +8,17 @@ import time
 from collections.abc import Callable
 
 
-def interleaved_samples(candidates: dict[str, Callable[[], None]], repeats: int) -> dict[str, list[float]]:
+def interleaved_samples(
+    candidates: dict[str, Callable[[], None]], repeats: int, before_each: Callable[[], object] | None = None
+) -> dict[str, list[float]]:
     """Seconds of every call of each candidate, alternating them so load drifts hit all alike:
-    sample ``i`` of every candidate comes from the same round."""
+    sample ``i`` of every candidate comes from the same round. ``before_each`` runs, untimed,
+    before every call (e.g. a barrier that starts the same call in several processes at once)."""
     samples: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(repeats):
         for name, run in candidates.items():
+            if before_each is not None:
+                before_each()
             start = time.perf_counter()
             run()
             samples[name].append(time.perf_counter() - start)
