@@ -26,20 +26,31 @@ if ! command -v configurable-http-proxy >/dev/null && [ "$(id -u)" = 0 ] && comm
   # JupyterHub's proxy, for the deploy/jupyterhub smoke test.
   npm install -g --silent configurable-http-proxy >/dev/null 2>&1 || echo "note: configurable-http-proxy not installed"
 fi
-if [ ! -f .venv/share/mathjax/node-main.js ] && command -v npm >/dev/null; then
-  # MathJax's components for node: feedback pages get their math typeset into static SVG
-  # (grader/autograde/typeset_math.js), so they need no network and run no script.
+web=.venv/share/course-static/course-mathjax
+if { [ ! -f .venv/share/mathjax/node-main.js ] || [ ! -f "$web/tex-svg-full.js" ]; } && command -v npm >/dev/null; then
+  # MathJax 3, twice: its components for node, with which feedback pages get their math typeset
+  # into static SVG (grader/autograde/typeset_math.js), so they need no network and run no script;
+  # and its browser bundle, which formgrader's pages load from the course's own Jupyter server
+  # (grader/autograde/templates/base/mathjax.html.j2) instead of a CDN.
   tmp="$(mktemp -d)"
   parts="node-main.js startup.js core.js loader.js adaptors/liteDOM.js input/tex-full.js output/svg.js
          output/svg/fonts/tex.js ui/safe.js"
   if (cd "$tmp" && npm pack --silent mathjax@3.2.2 >/dev/null && tar xzf mathjax-3.2.2.tgz package/es5 package/LICENSE); then
-    rm -rf .venv/share/mathjax && mkdir -p .venv/share/mathjax
+    rm -rf .venv/share/mathjax "$web" && mkdir -p .venv/share/mathjax "$web/ui"
     for part in $parts; do
       mkdir -p ".venv/share/mathjax/$(dirname "$part")" && cp "$tmp/package/es5/$part" ".venv/share/mathjax/$part"
     done
-    cp "$tmp/package/LICENSE" .venv/share/mathjax/
+    cp "$tmp/package/es5/tex-svg-full.js" "$web/" && cp "$tmp/package/es5/ui/safe.js" "$web/ui/"
+    cp "$tmp/package/LICENSE" .venv/share/mathjax/ && cp "$tmp/package/LICENSE" "$web/"
   else
-    echo "note: MathJax not installed (feedback pages show math as TeX)"
+    echo "note: MathJax not installed (feedback and formgrader pages show math as TeX)"
   fi
   rm -rf "$tmp"
+fi
+if [ -d "$web" ]; then
+  # Jupyter servers of this venv (JupyterLab's formgrader, JupyterHub's single-user servers) serve
+  # it at <base_url>/static/course-mathjax/ (the venv's own server configuration).
+  mkdir -p .venv/etc/jupyter
+  printf '{"ServerApp": {"extra_static_paths": ["%s"]}}\n' "$(pwd)/.venv/share/course-static" \
+    > .venv/etc/jupyter/jupyter_server_config.json
 fi

@@ -25,8 +25,9 @@ def formgrade_html(notebook: Any, course: Path) -> str:
     from nbgrader.server_extensions.formgrader.formgrader import FormgradeExtension
     from traitlets.config.loader import PyFileConfigLoader
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    config.merge(FormgradeExtension().build_extra_config())
+    # as FormgradeExtension.initialize: its own settings first, the course's file over them
+    config = FormgradeExtension().build_extra_config()
+    config.merge(PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config())
     resources = {
         "assignment_id": "a",
         "notebook_id": "nb",

@@ -152,6 +152,15 @@ def test_instructor_flow_in_formgrader(lab: tuple[str, Path, Path]):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        elsewhere: list[str] = []  # requests to any other server than JupyterLab's
+
+        def note_request(request) -> None:
+            if request.url.startswith(("http:", "https:")) and not request.url.startswith(base):
+                elsewhere.append(request.url)
+
+        page.on("request", note_request)
         page.goto(login)
         page.locator("#jp-main-dock-panel").wait_for()
         page.screenshot(path=shots / "01-jupyterlab.png")
@@ -175,6 +184,15 @@ def test_instructor_flow_in_formgrader(lab: tuple[str, Path, Path]):
         expect(page.get_by_text("hidden check").first).to_be_visible()
         page.get_by_text(BOBS_TASK).first.scroll_into_view_if_needed()
         page.screenshot(path=shots / "04-submission-check-tables.png")
+        # the notebook's math is typeset by MathJax from this server, and formgrader's scripts
+        # (which wait for MathJax's startup signal) run without an error
+        page.locator(".text_cell_render mjx-container").first.wait_for(timeout=TIMEOUT_MS)
+        page.wait_for_timeout(1000)  # formgrader scrolls to the selected grade cell once MathJax is done
+        page.locator(".text_cell_render mjx-container[display='true']").first.scroll_into_view_if_needed()
+        page.screenshot(path=shots / "04b-submission-math.png")
+        assert page.locator(".text_cell_render mjx-container").count() > 20
+        assert page.locator(".output_area mjx-container").count() == 0  # check tables are never typeset
+        assert errors == [] and elsewhere == [], (errors, elsewhere)
 
         page.locator(f"input.score#{answer}").fill("1.5")
         page.locator(f"input.score#{answer}").press("Tab")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -16,6 +17,7 @@ import pytest
 
 from grader import paths
 from grader.autograde import gradebook
+from grader.autograde.nbgrader_hooks import template_basedirs
 from grader.autograde.notebooks import inert_markup, renders_inert, sanitize_outputs, trusted_metadata
 from tests.attacks import round2_surface
 from tests.formgrade_render import formgrade_html, live_markup
@@ -28,7 +30,11 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("course")
     (root / "nbgrader_config.py").write_text(
         gradebook.CONFIG.format(
-            root=str(root), course_id=gradebook.COURSE_ID, db_url="sqlite:///x.db", exchange=str(root / "exchange")
+            root=str(root),
+            course_id=gradebook.COURSE_ID,
+            db_url="sqlite:///x.db",
+            exchange=str(root / "exchange"),
+            template_basedirs=template_basedirs(),
         )
     )
     return root
@@ -103,3 +109,13 @@ def test_anything_but_plain_markdown_is_shown_as_text(source: str):
     shown = inert_markup(notebook, nbformat.v4.new_notebook()).cells[0].source
     assert shown.endswith(f"```\n{source}\n```") or shown.endswith(f"````\n{source}\n````")
     assert renders_inert(shown)
+
+
+def test_formgrade_pages_load_mathjax_from_the_course_server(course: Path):
+    """No script of the page comes from another host: MathJax is served by the course's own
+    Jupyter server (scripts/setup.sh), relative to the page (<base_url>/formgrader/submissions/<id>/)."""
+    page = formgrade_html(_released(), course)
+    sources = re.findall(r"<script\b[^>]*\bsrc=\"([^\"]*)\"", page)
+    assert "../../../static/course-mathjax/tex-svg-full.js" in sources
+    assert all(source.startswith(("/base/", "../")) for source in sources), sources
+    assert "cdnjs" not in page and "MathJax.Hub.Config" not in page

@@ -44,6 +44,8 @@ c.GenerateFeedback.preprocessors = [
     "grader.autograde.nbgrader_hooks.StudentFeedback",
 ]
 c.GenerateFeedback.post_convert_hook = "grader.autograde.nbgrader_hooks.feedback_written"  # math offline
+# Our templates before formgrader's own: its pages load MathJax from this Jupyter server, not a CDN.
+c.HTMLExporter.extra_template_basedirs = {template_basedirs!r}
 """
 
 
@@ -59,6 +61,8 @@ def prepare(root: Path, assignment: str, url: str | None = None) -> str:
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
+    from grader.autograde.nbgrader_hooks import template_basedirs
+
     paths.interpreter_tools_on_path()  # nbgrader creates the gradebook with alembic
     url = url or db_url(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -69,6 +73,7 @@ def prepare(root: Path, assignment: str, url: str | None = None) -> str:
             course_id=COURSE_ID,
             db_url=url,
             exchange=str((root / "exchange").resolve()),
+            template_basedirs=template_basedirs(),
         )
     )
     source = root / "source" / assignment

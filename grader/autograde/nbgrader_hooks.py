@@ -105,6 +105,19 @@ TYPESET_TIMEOUT = 120.0
 _MATHJAX_SCRIPTS = re.compile(r"<script\b[^>]*mathjax[^>]*>.*?</script>", re.IGNORECASE | re.DOTALL)
 
 
+#: Our nbconvert templates: ``base/mathjax.html.j2`` loads MathJax from the course's own Jupyter
+#: server (``<venv>/share/course-static``, installed and served by scripts/setup.sh's configuration).
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def template_basedirs() -> list[str]:
+    """``HTMLExporter.extra_template_basedirs`` for the grading folder: ours, then the folder of
+    formgrader's and the feedback's templates (the course's setting replaces nbgrader's own)."""
+    from nbgrader.server_extensions.formgrader import handlers
+
+    return [str(TEMPLATES), handlers.template_path]
+
+
 @functools.cache  # generate_feedback calls the hook once per student: ask node its version once
 def math_typesetter() -> tuple[str, ...] | None:
     """The command that typesets a page's math (``typeset_math.js`` under node's permission model:
