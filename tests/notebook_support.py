@@ -142,7 +142,9 @@ def student_tree(root: Path, assignment: str, solved: set[str]) -> tuple[Path, P
     for module in paths.TASK_MODULES:
         source = (paths.SOLUTION_LIB / f"{module}.py").read_text(encoding="utf-8")
         stubbed = {region.task for region in find_regions(source)} - solved
-        (folder / "course_lib" / f"{module}.py").write_text(stub_source(source, module, stubbed), encoding="utf-8")
+        (folder / "course_lib" / f"{module}.py").write_text(
+            stub_source(source, module, stubbed), encoding="utf-8"
+        )
     packages = root / "packages"
     shutil.copytree(paths.COURSE_LIB, packages / "course_lib", ignore=_IGNORED)
     shutil.copytree(paths.GRADER, packages / "grader", ignore=_IGNORED)

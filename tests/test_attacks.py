@@ -562,7 +562,9 @@ def test_feedback_cannot_be_forged(graded):
     )
     html = (folder / "feedback.html").read_text()
     assert "<script" not in html and "<img" not in html
-    gradescope = json.loads((graded["out"] / "exports" / "gradescope" / "fake_results" / "results.json").read_text())
+    gradescope = json.loads(
+        (graded["out"] / "exports" / "gradescope" / "fake_results" / "results.json").read_text()
+    )
     assert gradescope["score"] == result.score
 
 
@@ -586,7 +588,9 @@ def test_notebooks_carry_no_script_to_formgrader(graded):
             notebook = nbformat.read(path, as_version=4)
             tables = {  # the only HTML: each task's check list, rendered by the grader from its results
                 TASKS[task.task].grade_id: [
-                    nbformat.v4.new_output("display_data", data=render.task_output(task, render.Audience.GRADER))
+                    nbformat.v4.new_output(
+                        "display_data", data=render.task_output(task, render.Audience.GRADER)
+                    )
                 ]
                 for task in graded["results"][attack.name].tasks
             }

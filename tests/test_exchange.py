@@ -85,17 +85,26 @@ class Course:
 
     def run(self, user: str, *command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         """``command`` as ``user`` (its uid, group and no others), in its home unless ``cwd``."""
-        env = {**self.env, "HOME": str(self.home(user)), "USER": user, "PATH": f"{self.python.parent}:/usr/bin:/bin"}
+        env = {
+            **self.env,
+            "HOME": str(self.home(user)),
+            "USER": user,
+            "PATH": f"{self.python.parent}:/usr/bin:/bin",
+        }
         start = time.monotonic()
         done = subprocess.run(
             list(command), cwd=cwd or self.home(user), env=env, user=user, group=user, extra_groups=[],
             capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert done.returncode == 0, f"{user}: {' '.join(command)}\n{done.stdout}\n{done.stderr}"
-        print(f"{time.monotonic() - start:6.1f} s  {user}: {' '.join(command[2:5])}")  # step times (pytest -s)
+        print(
+            f"{time.monotonic() - start:6.1f} s  {user}: {' '.join(command[2:5])}"
+        )  # step times (pytest -s)
         return done
 
-    def nbgrader(self, user: str, *arguments: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def nbgrader(
+        self, user: str, *arguments: str, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return self.run(user, str(self.python), "-m", "nbgrader", *arguments, cwd=cwd)
 
     def can_read(self, user: str, path: Path) -> bool:
@@ -134,7 +143,11 @@ def course() -> Iterator[Course]:
         shutil.rmtree(base)
         pytest.skip("needs /usr/bin/python3.11 and packages in folders open to other users")
     _remove_users()  # leftovers of an interrupted run would hold its nbgrader cache
-    env = {"COURSE_ID": COURSE, "COURSE_EXCHANGE": str(base / "exchange"), "JUPYTER_CONFIG_PATH": str(base / "etc")}
+    env = {
+        "COURSE_ID": COURSE,
+        "COURSE_EXCHANGE": str(base / "exchange"),
+        "JUPYTER_CONFIG_PATH": str(base / "etc"),
+    }
     recipe_env = {**os.environ, **env, "COURSE_INSTRUCTORS": INSTRUCTOR, "COURSE_STUDENTS": " ".join((*STUDENTS, BROWSER_STUDENT)),
                   "COURSE_NBGRADER_CONFIG_DIR": str(base / "etc"), "HUB_STATE_DIR": str(base / "hub")}  # fmt: skip
     subprocess.run(["bash", str(RECIPE / "setup-course.sh")], env=recipe_env, check=True, capture_output=True)
@@ -167,7 +180,9 @@ def test_release_fetch_submit_collect_grade_feedback(course: Course):
         assert (folder / "course_lib" / f"{MODULE}.py").stat().st_uid == pwd.getpwnam(student).pw_uid
         (staging / f"{student}.py").write_text(text)
         (staging / f"{student}.py").chmod(0o644)
-        course.run(student, str(course.python), str(staging / "edit.py"), str(staging / f"{student}.py"), str(folder))
+        course.run(
+            student, str(course.python), str(staging / "edit.py"), str(staging / f"{student}.py"), str(folder)
+        )
         course.nbgrader(student, "submit", ASSIGNMENT)
 
     # Nobody reads another student's work: not the working copy, not the exchange's inbound list.
@@ -181,7 +196,9 @@ def test_release_fetch_submit_collect_grade_feedback(course: Course):
     for student, text in work.items():
         collected = teacher / "submitted" / student / ASSIGNMENT
         assert (collected / "course_lib" / f"{MODULE}.py").read_text() == text, "the task file travelled"
-        assert not course.can_read(bob if student == alice else alice, collected / "course_lib" / f"{MODULE}.py")
+        assert not course.can_read(
+            bob if student == alice else alice, collected / "course_lib" / f"{MODULE}.py"
+        )
 
     # Our autograde, as root (its warm sandbox mode; as the grader account it needs a course venv
     # holding torch itself, and this test's shared interpreter only points at this run's packages),
@@ -234,7 +251,12 @@ def student_lab(course: Course, tmp_path: Path) -> Iterator[str]:
     """JupyterLab as BROWSER_STUDENT on 127.0.0.1 (the server a hub would spawn); yields its URL with token."""
     token, port = secrets.token_hex(16), _free_port()
     home = course.home(BROWSER_STUDENT)
-    env = {**course.env, "HOME": str(home), "USER": BROWSER_STUDENT, "PATH": f"{course.python.parent}:/usr/bin:/bin"}
+    env = {
+        **course.env,
+        "HOME": str(home),
+        "USER": BROWSER_STUDENT,
+        "PATH": f"{course.python.parent}:/usr/bin:/bin",
+    }
     command = [str(course.python), "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={home}",
                "--LabApp.expose_app_in_browser=True"]  # fmt: skip
@@ -251,7 +273,9 @@ def student_lab(course: Course, tmp_path: Path) -> Iterator[str]:
             except OSError:
                 time.sleep(0.5)
         else:
-            raise AssertionError("JupyterLab did not answer: " + (tmp_path / "lab.log").read_text(errors="replace"))
+            raise AssertionError(
+                "JupyterLab did not answer: " + (tmp_path / "lab.log").read_text(errors="replace")
+            )
         yield f"{url}/lab?token={token}"
     finally:
         stop(server, timeout=20)
@@ -284,7 +308,9 @@ def test_assignment_list_in_the_browser(course: Course, student_lab: str, tmp_pa
 def _walk_the_assignment_list(page, url: str, shots: Path) -> None:
     page.goto(url)
     page.wait_for_selector("#jp-main-dock-panel")
-    page.wait_for_function("window.jupyterapp && window.jupyterapp.commands.hasCommand('nbgrader:open-assignment-list')")
+    page.wait_for_function(
+        "window.jupyterapp && window.jupyterapp.commands.hasCommand('nbgrader:open-assignment-list')"
+    )
     page.evaluate("window.jupyterapp.commands.execute('nbgrader:open-assignment-list')")
     released = page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)
     released.wait_for()

@@ -42,4 +42,6 @@ def test_dask_cluster_grades_like_the_local_pool(tmp_path: Path):
     assert _checks(remote) == _checks(local)
     scores = {r.student: r.score for r in remote}
     assert scores["ada"] == max(r.max_score for r in remote) > scores["ben"] > 0
-    assert (tmp_path / "dask" / "exports" / "grades.csv").read_text() == (tmp_path / "local" / "exports" / "grades.csv").read_text()
+    assert (tmp_path / "dask" / "exports" / "grades.csv").read_text() == (
+        tmp_path / "local" / "exports" / "grades.csv"
+    ).read_text()

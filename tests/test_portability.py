@@ -113,7 +113,9 @@ def test_demo_without_an_activated_venv_names_no_machine_path(tmp_path: Path):
                 found += [f"{file.relative_to(course)}: {word}" for word in forbidden if word in text]
     assert not found, found
     # The reference's notebook, executed in the sandbox for graders, runs without an error.
-    executed = json.loads((course / "autograded/alice/a1_fully_connected/a1_fully_connected.ipynb").read_text())
+    executed = json.loads(
+        (course / "autograded/alice/a1_fully_connected/a1_fully_connected.ipynb").read_text()
+    )
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
     assert not errors, [(o["ename"], o["evalue"]) for o in errors]
 

@@ -119,8 +119,11 @@ def test_intake_prefers_the_assignment_folder_over_a_zipped_repository_root(tmp_
     notebook = (paths.ASSIGNMENTS / A1 / f"{A1}.ipynb").read_bytes()
     upload = _zip(
         tmp_path / "s1.zip",
-        {"bundle/course_lib/layers.py": stub, f"bundle/assignments/{A1}/course_lib/layers.py": work,
-         f"bundle/assignments/{A1}/{A1}.ipynb": notebook},
+        {
+            "bundle/course_lib/layers.py": stub,
+            f"bundle/assignments/{A1}/course_lib/layers.py": work,
+            f"bundle/assignments/{A1}/{A1}.ipynb": notebook,
+        },
     )
     taken = intake.intake(upload, A1, tmp_path / "taken")
     assert (taken.root / "course_lib" / "layers.py").read_bytes() == work
@@ -140,7 +143,9 @@ def test_intake_takes_nbgraders_collected_layout(tmp_path):
         (folder / "submission_secret.txt").write_text("ab" * 64)
     taken = intake.intake(student, A2, tmp_path / "taken")
     assert (taken.root / "course_lib" / "optim.py").read_text() == solved("optim")
-    assert (taken.root / "course_lib" / "layers.py").read_bytes() == (paths.COURSE_LIB / "layers.py").read_bytes()
+    assert (taken.root / "course_lib" / "layers.py").read_bytes() == (
+        paths.COURSE_LIB / "layers.py"
+    ).read_bytes()
     assert [p.name for p in taken.notebooks] == [f"{A2}.ipynb"]
     assert taken.timestamp == "2026-03-01 12:34:56.789000 UTC" and taken.secret == "ab" * 64
     assert taken.problems == []

@@ -188,7 +188,9 @@ def copy_folder(folder: Path, student: str, assignment: str, dest: Path) -> Subm
     files = {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if not p.is_symlink()}
     prefix = _strip_wrapper([name for name, p in files.items() if p.is_file()], assignment)
     for relative, source in files.items():
-        name = _destination(relative.removeprefix(prefix), assignment) if relative.startswith(prefix) else None
+        name = (
+            _destination(relative.removeprefix(prefix), assignment) if relative.startswith(prefix) else None
+        )
         if name is None or not source.is_file():
             continue
         if source.stat().st_size > MAX_FILE_BYTES:

@@ -105,7 +105,10 @@ def demo(parser: Parser) -> None:
 COMMANDS: dict[str, tuple[Callable[[Parser], None], str]] = {
     "check": (check, "run the checks on a submission and print a table per task"),
     "submit": (submit, "validate your work and write the zip to upload"),
-    "carry-over": (carry_over, "copy your own task files from an earlier assignment's folder into a later one's"),
+    "carry-over": (
+        carry_over,
+        "copy your own task files from an earlier assignment's folder into a later one's",
+    ),
     "release": (release, "regenerate student stubs and notebooks from solutions/"),
     "references": (references, "regenerate stored reference outputs from solutions/"),
     "bundle": (bundle, "write the student release folder (nothing hidden in it)"),

@@ -71,7 +71,9 @@ def report(source: Workspace, target: Workspace, outcome: Outcome) -> str:
         backup = f" (your previous {name} is kept as {name}.bak)" if name in outcome.replaced else ""
         lines.append(f"  copied    {name}{backup}")
     lines += [f"  same      {name} (already identical)" for name in outcome.same]
-    lines += [f"  skipped   {name} (you have not changed it in {source.assignment})" for name in outcome.unchanged]
+    lines += [
+        f"  skipped   {name} (you have not changed it in {source.assignment})" for name in outcome.unchanged
+    ]
     lines += [
         f"  refused   {name}: you already changed it in {target.assignment}; --force overwrites it "
         f"(keeping {name}.bak)"
