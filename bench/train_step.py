@@ -27,6 +27,7 @@ import statistics
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
+from typing import Any
 
 import torch
 from torch import nn
@@ -127,7 +128,7 @@ def worker(threads: int, quick: bool, fix_allocator: bool, barrier: Barrier, res
         results.put(interleaved_samples(candidates, epochs, before_each=barrier.wait))
 
 
-def collect(results: Queue, processes: list[BaseProcess]) -> list:
+def collect(results: Queue, processes: list[BaseProcess]) -> list[Any]:
     """One message from every worker; exits with an error if a worker died instead."""
     messages = []
     while len(messages) < len(processes):
@@ -167,16 +168,16 @@ def main() -> None:
     for process in processes:
         process.start()
     steady = all(collect(results, processes))
-    iters, epochs = schedule(args.quick)
+    iterations, epochs = schedule(args.quick)
     print(
         f"torch {torch.__version__}, {args.workers} process(es) at once x {args.threads} thread(s), batch {BATCH}, "
-        f"float32, epochs of {iters} iterations, median of {args.workers} x {epochs} epochs, "
+        f"float32, epochs of {iterations} iterations, median of {args.workers} x {epochs} epochs, "
         f"freed heap memory {'kept (glibc thresholds fixed)' if steady else 'returned (default)'}"
     )
     for shape, dim, hidden, dropout, normalization in cases():
         reports = collect(results, processes)
         samples = {name: [t for report in reports for t in report[name]] for name in ("project", "torch")}
-        per_iter = {name: 1e3 * statistics.median(times) / iters for name, times in samples.items()}
+        per_iter = {name: 1e3 * statistics.median(times) / iterations for name, times in samples.items()}
         lower, upper = round_ratio_quartiles(samples["project"], samples["torch"])
         print(
             f"{shape:>6} {dim}->{'->'.join(map(str, hidden))}->10 dropout {dropout} {normalization or '':9}: "
