@@ -4,7 +4,8 @@ Debian's Chromium (``/usr/bin/chromium``, installed by scripts/setup.sh) driven 
 no browser is downloaded. Two students (alice: the reference, bob: one bug) are graded with a
 roster; JupyterLab serves the grading folder on 127.0.0.1 with a token. The test walks
 Formgrader: the assignment and students with names and times, a submission with its check
-tables, a manual grade and comment saved, Autograde on one student, Generate and Release
+tables and its math typeset (bob's written answer holds a formula; MathJax comes from JupyterLab's
+own server), a manual grade and comment saved, Autograde on one student, Generate and Release
 Feedback; the released feedback holds the check tables, the manual grade and the comment.
 A screenshot of every step is saved in the test's folder (``screenshots/``).
 """
@@ -39,6 +40,8 @@ COMMENT = "Clear argument; say what the gradient is once the margin is met."
 TIMEOUT_MS = 180_000
 #: The task bob's bug costs points in: its check table's title.
 BOBS_TASK = re.compile(r"ReLU\.backward: [0-3](\.\d+)?/4 points")
+#: The end of bob's written answer, after its formula.
+MATH_ANSWER = "where the margin is met"
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists() and not os.environ.get("CI"), reason="Chromium is not installed (scripts/setup.sh)"
@@ -51,12 +54,27 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _with_math_answer(notebook: bytes) -> bytes:
+    """The notebook with its first written answer holding a formula (as students write them)."""
+    content = json.loads(notebook)
+    answer = next(
+        cell
+        for cell in content["cells"]
+        if cell["cell_type"] == "markdown" and cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+    )
+    answer["source"] = f"The gradient is $\\frac{{\\partial L}}{{\\partial x}} = 2x$ {MATH_ANSWER}."
+    return json.dumps(content).encode()
+
+
 def _graded_course(folder: Path) -> Path:
-    """alice (the reference) and bob (ReLU's gradient on x >= 0), graded with the demo's roster."""
+    """alice (the reference) and bob (ReLU's gradient on x >= 0; a formula in a written answer),
+    graded with the demo's roster."""
     uploads = folder / "uploads"
     uploads.mkdir(parents=True)
     buggy = _student_files(paths.SOLUTION_LIB)
     buggy["course_lib/layers.py"] = layers_with_relu_bug().encode()
+    notebook = f"assignments/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+    buggy[notebook] = _with_math_answer(buggy[notebook])
     for student, files in {"alice": _student_files(paths.SOLUTION_LIB), "bob": buggy}.items():
         (uploads / f"{student}.zip").write_bytes(_zip(files))
     roster, _ = read_roster(write_roster(folder / "roster.csv"))
@@ -191,6 +209,8 @@ def test_instructor_flow_in_formgrader(lab: tuple[str, Path, Path]):
         page.locator(".text_cell_render mjx-container[display='true']").first.scroll_into_view_if_needed()
         page.screenshot(path=shots / "04b-submission-math.png")
         assert page.locator(".text_cell_render mjx-container").count() > 20
+        bobs_answer = page.locator(".text_cell_render", has_text=MATH_ANSWER)
+        assert bobs_answer.locator("mjx-container").count() == 1 and "\\frac" not in bobs_answer.inner_text()
         assert page.locator(".output_area mjx-container").count() == 0  # check tables are never typeset
         assert errors == [] and elsewhere == [], (errors, elsewhere)
 
